@@ -1,0 +1,450 @@
+//! The journey model both front ends compile into (ARCHITECTURE.md "One model, two front ends").
+//!
+//! The shapes follow the TrustFramework schema (claims schema, technical profiles, user journeys,
+//! relying party) so that a custom policy maps onto it element by element; a user flow is
+//! compiled into the same shapes by [`crate::userflow`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{
+    ClaimTypeId, ClaimsTransformationId, PolicyId, TechnicalProfileId, UserJourneyId,
+};
+
+/// Where an element was written: every diagnostic points at the source that caused it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Span {
+    pub fn new(file: impl Into<String>, line: u32, column: u32) -> Self {
+        Self {
+            file: file.into(),
+            line,
+            column,
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A compiled policy: what the engine runs for one policy id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: PolicyId,
+    pub claims_schema: ClaimsSchema,
+    pub claims_transformations: BTreeMap<ClaimsTransformationId, ClaimsTransformation>,
+    pub technical_profiles: BTreeMap<TechnicalProfileId, TechnicalProfile>,
+    pub user_journeys: BTreeMap<UserJourneyId, UserJourney>,
+    pub relying_party: RelyingParty,
+    pub span: Span,
+}
+
+impl Policy {
+    pub fn technical_profile(&self, id: &TechnicalProfileId) -> Option<&TechnicalProfile> {
+        self.technical_profiles.get(id)
+    }
+
+    pub fn journey(&self) -> Option<&UserJourney> {
+        self.user_journeys
+            .get(&self.relying_party.default_user_journey)
+    }
+
+    /// The claims the relying party may put in tokens, under their token names.
+    pub fn token_claim_names(&self) -> Vec<String> {
+        self.relying_party
+            .output_claims
+            .iter()
+            .map(|c| c.partner_name().to_owned())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClaimsSchema {
+    pub claim_types: BTreeMap<ClaimTypeId, ClaimType>,
+}
+
+impl ClaimsSchema {
+    pub fn get(&self, id: &ClaimTypeId) -> Option<&ClaimType> {
+        self.claim_types.get(id)
+    }
+
+    pub fn data_type(&self, id: &ClaimTypeId) -> DataType {
+        self.get(id)
+            .map(|c| c.data_type)
+            .unwrap_or(DataType::String)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimType {
+    pub id: ClaimTypeId,
+    pub display_name: String,
+    pub data_type: DataType,
+    pub user_input_type: Option<UserInputType>,
+    pub user_help_text: Option<String>,
+    /// `Restriction/Pattern`: a regular expression the value must match, with its help text.
+    pub pattern: Option<Pattern>,
+    /// `Restriction/Enumeration`: allowed values (value, text).
+    pub enumeration: Vec<(String, String)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pattern {
+    pub regex: String,
+    pub help_text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DataType {
+    String,
+    Boolean,
+    Int,
+    Long,
+    Date,
+    DateTime,
+    StringCollection,
+}
+
+impl DataType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "string" => Self::String,
+            "boolean" => Self::Boolean,
+            "int" => Self::Int,
+            "long" => Self::Long,
+            "date" => Self::Date,
+            "datetime" => Self::DateTime,
+            "stringcollection" => Self::StringCollection,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserInputType {
+    TextBox,
+    EmailBox,
+    Password,
+    DateTimeDropdown,
+    RadioSingleSelect,
+    DropdownSingleSelect,
+    CheckboxMultiSelect,
+    Readonly,
+    Paragraph,
+}
+
+impl UserInputType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "textbox" => Self::TextBox,
+            "emailbox" => Self::EmailBox,
+            "password" => Self::Password,
+            "datetimedropdown" => Self::DateTimeDropdown,
+            "radiosingleselect" => Self::RadioSingleSelect,
+            "dropdownsingleselect" => Self::DropdownSingleSelect,
+            "checkboxmultiselect" => Self::CheckboxMultiSelect,
+            "readonly" => Self::Readonly,
+            "paragraph" => Self::Paragraph,
+            _ => return None,
+        })
+    }
+}
+
+/// A claims transformation: a named method over input claims and parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimsTransformation {
+    pub id: ClaimsTransformationId,
+    pub method: String,
+    pub input_claims: Vec<TransformationClaim>,
+    pub input_parameters: Vec<TransformationParameter>,
+    pub output_claims: Vec<TransformationClaim>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformationClaim {
+    pub claim_type: ClaimTypeId,
+    pub transformation_claim_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformationParameter {
+    pub id: String,
+    pub data_type: DataType,
+    pub value: String,
+}
+
+/// What a technical profile does: B2C's `Protocol` + `Handler`, named by behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TechnicalProfileKind {
+    /// A page that collects claims (`SelfAssertedAttributeProvider`).
+    SelfAsserted,
+    /// A REST claims exchange (`RestfulProvider`).
+    Restful,
+    /// Directory read/write (`AzureActiveDirectoryProvider`); `Operation` metadata says which.
+    Directory,
+    /// A local account's password check (the starter pack's `login-NonInteractive`).
+    PasswordCheck,
+    /// Runs claims transformations only (`ClaimsTransformationProtocolProvider`).
+    ClaimsTransformation,
+    /// Issues the token (`JwtIssuer`).
+    JwtIssuer,
+    /// Federation with an external OpenID Connect provider.
+    OpenIdConnect,
+    /// One-time password generate/verify (`OneTimePasswordProtocolProvider`).
+    OneTimePassword,
+    /// Session management and other profiles that do nothing at run time here.
+    NoOp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TechnicalProfile {
+    pub id: TechnicalProfileId,
+    pub display_name: String,
+    pub kind: TechnicalProfileKind,
+    /// Metadata items, keys compared without regard to case as B2C does.
+    pub metadata: Metadata,
+    /// `CryptographicKeys`: key id (`BasicAuthenticationUsername`, …) to a reference into the
+    /// key store (`B2C_1A_RestApiUsername`) resolved at run time.
+    pub cryptographic_keys: BTreeMap<String, String>,
+    pub input_claims: Vec<ClaimRef>,
+    pub input_claims_transformations: Vec<ClaimsTransformationId>,
+    /// Claims shown on a self-asserted page, in order (B2C's `DisplayClaims`, or the output
+    /// claims when a profile has no display claims).
+    pub display_claims: Vec<ClaimRef>,
+    pub output_claims: Vec<ClaimRef>,
+    pub output_claims_transformations: Vec<ClaimsTransformationId>,
+    pub persisted_claims: Vec<ClaimRef>,
+    pub validation_technical_profiles: Vec<ValidationTechnicalProfile>,
+    pub span: Span,
+}
+
+impl TechnicalProfile {
+    pub fn new(id: impl Into<TechnicalProfileId>, kind: TechnicalProfileKind) -> Self {
+        let id = id.into();
+        Self {
+            display_name: id.to_string(),
+            id,
+            kind,
+            metadata: Metadata::default(),
+            cryptographic_keys: BTreeMap::new(),
+            input_claims: Vec::new(),
+            input_claims_transformations: Vec::new(),
+            display_claims: Vec::new(),
+            output_claims: Vec::new(),
+            output_claims_transformations: Vec::new(),
+            persisted_claims: Vec::new(),
+            validation_technical_profiles: Vec::new(),
+            span: Span::default(),
+        }
+    }
+}
+
+/// Metadata items of a technical profile. Keys are matched without regard to case.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Metadata {
+    items: Vec<(String, String)>,
+}
+
+impl Metadata {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.items
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `true`/`false` as B2C writes them; absent or anything else is `default`.
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        match self.get(key) {
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            _ => default,
+        }
+    }
+
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        self.items.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+        self.items.push((key, value.into()));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.items.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// An `InputClaim`, `OutputClaim`, `DisplayClaim` or `PersistedClaim`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimRef {
+    pub claim_type: ClaimTypeId,
+    /// The name the other party uses (`PartnerClaimType`).
+    pub partner_claim_type: Option<String>,
+    pub default_value: Option<String>,
+    pub always_use_default_value: bool,
+    pub required: bool,
+    pub span: Span,
+}
+
+impl ClaimRef {
+    pub fn new(claim_type: impl Into<ClaimTypeId>) -> Self {
+        Self {
+            claim_type: claim_type.into(),
+            partner_claim_type: None,
+            default_value: None,
+            always_use_default_value: false,
+            required: false,
+            span: Span::default(),
+        }
+    }
+
+    pub fn partner(mut self, name: impl Into<String>) -> Self {
+        self.partner_claim_type = Some(name.into());
+        self
+    }
+
+    pub fn default_value(mut self, value: impl Into<String>) -> Self {
+        self.default_value = Some(value.into());
+        self
+    }
+
+    pub fn always_default(mut self) -> Self {
+        self.always_use_default_value = true;
+        self
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// The name on the wire: the partner claim type, else the claim type id.
+    pub fn partner_name(&self) -> &str {
+        self.partner_claim_type
+            .as_deref()
+            .unwrap_or(self.claim_type.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValidationTechnicalProfile {
+    pub reference_id: TechnicalProfileId,
+    pub continue_on_error: bool,
+    pub continue_on_success: bool,
+    pub preconditions: Vec<Precondition>,
+    pub span: Span,
+}
+
+impl ValidationTechnicalProfile {
+    pub fn new(reference_id: impl Into<TechnicalProfileId>) -> Self {
+        Self {
+            reference_id: reference_id.into(),
+            continue_on_error: false,
+            continue_on_success: true,
+            preconditions: Vec::new(),
+            span: Span::default(),
+        }
+    }
+}
+
+/// A `Precondition`: when it holds, `action` applies (B2C's only action is to skip).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Precondition {
+    pub test: PreconditionTest,
+    /// `ExecuteActionsIf`: the action runs when the test's result equals this.
+    pub execute_actions_if: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreconditionTest {
+    ClaimsExist(ClaimTypeId),
+    ClaimEquals(ClaimTypeId, String),
+}
+
+impl Precondition {
+    pub fn skip_if_exists(claim: impl Into<ClaimTypeId>) -> Self {
+        Self {
+            test: PreconditionTest::ClaimsExist(claim.into()),
+            execute_actions_if: true,
+            span: Span::default(),
+        }
+    }
+
+    pub fn skip_unless_exists(claim: impl Into<ClaimTypeId>) -> Self {
+        Self {
+            test: PreconditionTest::ClaimsExist(claim.into()),
+            execute_actions_if: false,
+            span: Span::default(),
+        }
+    }
+
+    pub fn skip_if_equals(claim: impl Into<ClaimTypeId>, value: impl Into<String>) -> Self {
+        Self {
+            test: PreconditionTest::ClaimEquals(claim.into(), value.into()),
+            execute_actions_if: true,
+            span: Span::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserJourney {
+    pub id: UserJourneyId,
+    pub steps: Vec<OrchestrationStep>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrchestrationStep {
+    pub order: u32,
+    pub kind: StepKind,
+    /// `ClaimsProviderSelections`: the choices a sign-in page offers (sign-up link, federated
+    /// providers), each naming a claims exchange of a later step.
+    pub claims_provider_selections: Vec<String>,
+    pub claims_exchanges: Vec<ClaimsExchange>,
+    pub preconditions: Vec<Precondition>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A sign-in page that may also offer sign-up and providers.
+    CombinedSignInAndSignUp,
+    /// A page of provider choices only.
+    ClaimsProviderSelection,
+    ClaimsExchange,
+    SendClaims,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimsExchange {
+    pub id: String,
+    pub technical_profile: TechnicalProfileId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelyingParty {
+    pub default_user_journey: UserJourneyId,
+    /// Token claims: claim type, with the token name as partner claim type.
+    pub output_claims: Vec<ClaimRef>,
+    pub span: Span,
+}
