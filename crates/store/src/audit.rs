@@ -25,7 +25,7 @@ const COLUMNS: &str = "at, kind, correlation_id, policy, step, technical_profile
                        duration_ms, attempts, outcome, detail";
 
 /// Any fixed number: the PostgreSQL advisory lock that orders audit inserts.
-const AUDIT_LOCK: i64 = 0x7466_6175_6469_74; // "tfaudit"
+const AUDIT_LOCK: i64 = 0x0074_6661_7564_6974; // "tfaudit"
 
 type AuditRow = (
     i64,
