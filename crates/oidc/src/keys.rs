@@ -1,0 +1,375 @@
+//! Token signing keys: RSA-2048 / RS256, generated on first start, kept in the store so every
+//! node signs with the same key, held in memory so signing never touches the database.
+//!
+//! Rotation: [`KeyRing::rotate`] adds a new active key and retires the others. A retired key
+//! stays in the JWKS until every token it signed has expired (retirement + the longest token
+//! lifetime + a few minutes of clock skew), then it is deleted.
+
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use trustframe_store::{SigningKeyRecord, Store};
+
+use crate::error::OidcError;
+
+const ALGORITHM: &str = "RS256";
+/// Verifiers allow some clock skew; keep retired keys that much longer.
+const SKEW_SECONDS: i64 = 300;
+
+/// The JSON Web Key Set served at `/{tenant}/{policy}/discovery/v2.0/keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// One public key, with the members B2C publishes: `kid`, `nbf`, `use`, `kty`, `e`, `n`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kid: String,
+    pub nbf: i64,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub kty: String,
+    pub e: String,
+    pub n: String,
+}
+
+/// A key ready to sign and verify.
+pub(crate) struct LoadedKey {
+    pub(crate) kid: String,
+    encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+    n: String,
+    e: String,
+    created_at: i64,
+    retired_at: Option<i64>,
+}
+
+impl LoadedKey {
+    fn from_record(record: &SigningKeyRecord) -> Result<LoadedKey, OidcError> {
+        if record.algorithm != ALGORITHM {
+            return Err(OidcError::Key(format!(
+                "key {} has algorithm {}, expected {ALGORITHM}",
+                record.kid, record.algorithm
+            )));
+        }
+        let pair = KeyPair::from_pkcs8(&record.private_key_der)
+            .map_err(|e| OidcError::Key(format!("key {} is not RSA PKCS#8: {e}", record.kid)))?;
+        let public = pair.public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        // jsonwebtoken's aws-lc signer wants the RFC 8017 RSAPrivateKey inside the PKCS#8 wrapper.
+        let pkcs1 = pkcs8_private_key(&record.private_key_der).ok_or_else(|| {
+            OidcError::Key(format!("key {}: malformed PKCS#8 envelope", record.kid))
+        })?;
+        let decoding = DecodingKey::from_rsa_components(&n, &e)?;
+        Ok(LoadedKey {
+            kid: record.kid.clone(),
+            encoding: EncodingKey::from_rsa_der(pkcs1),
+            decoding,
+            n,
+            e,
+            created_at: record.created_at,
+            retired_at: record.retired_at,
+        })
+    }
+
+    fn jwk(&self) -> Jwk {
+        Jwk {
+            kid: self.kid.clone(),
+            nbf: self.created_at,
+            use_: "sig".into(),
+            kty: "RSA".into(),
+            e: self.e.clone(),
+            n: self.n.clone(),
+        }
+    }
+}
+
+/// The keys as loaded at one moment: the one that signs, and every key still stored.
+struct KeySet {
+    active: Arc<LoadedKey>,
+    all: Vec<Arc<LoadedKey>>,
+}
+
+/// The signing keys of the tenant; cheap to share (`Arc` inside the service).
+pub struct KeyRing {
+    store: Store,
+    current: RwLock<Arc<KeySet>>,
+    /// How long a retired key stays published: the longest token lifetime plus skew.
+    publish_for: i64,
+}
+
+impl KeyRing {
+    /// Loads the keys from the store, generating and storing the first one if there is none.
+    pub async fn load(
+        store: Store,
+        max_token_lifetime: i64,
+        now: i64,
+    ) -> Result<KeyRing, OidcError> {
+        let set = load_set(&store, None, now).await?;
+        Ok(KeyRing {
+            store,
+            current: RwLock::new(Arc::new(set)),
+            publish_for: max_token_lifetime + SKEW_SECONDS,
+        })
+    }
+
+    /// Re-reads the keys from the store (a rotation done by another node or process).
+    pub async fn reload(&self, now: i64) -> Result<(), OidcError> {
+        let previous = self.snapshot();
+        let set = load_set(&self.store, Some(&previous), now).await?;
+        self.swap(set);
+        Ok(())
+    }
+
+    /// Adds a new active key, retires the others, deletes keys whose tokens have all expired.
+    /// Returns the new key id.
+    pub async fn rotate(&self, now: i64) -> Result<String, OidcError> {
+        let record = generate_record(now).await?;
+        self.store.insert_signing_key(&record).await?;
+        self.store
+            .retire_signing_keys_except(&record.kid, now)
+            .await?;
+        self.store
+            .delete_signing_keys_retired_before(now - self.publish_for)
+            .await?;
+        self.reload(now).await?;
+        tracing::info!(kid = %record.kid, "signing key rotated");
+        Ok(record.kid)
+    }
+
+    /// Deletes retired keys whose tokens have all expired; returns how many.
+    pub async fn prune(&self, now: i64) -> Result<u64, OidcError> {
+        let deleted = self
+            .store
+            .delete_signing_keys_retired_before(now - self.publish_for)
+            .await?;
+        if deleted > 0 {
+            self.reload(now).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// The key id new tokens are signed with.
+    pub fn active_kid(&self) -> String {
+        self.snapshot().active.kid.clone()
+    }
+
+    /// The published keys: the active one and retired ones whose tokens may still be valid.
+    pub fn jwks(&self, now: i64) -> Jwks {
+        let set = self.snapshot();
+        let mut keys: Vec<&Arc<LoadedKey>> = set
+            .all
+            .iter()
+            .filter(|k| match k.retired_at {
+                None => true,
+                Some(retired) => now < retired + self.publish_for,
+            })
+            .collect();
+        // Active key first, then newest first: what a reader expects to see.
+        keys.sort_by_key(|k| (k.kid != set.active.kid, std::cmp::Reverse(k.created_at)));
+        Jwks {
+            keys: keys.into_iter().map(|k| k.jwk()).collect(),
+        }
+    }
+
+    /// Signs a claims set with the active key: header `{"alg":"RS256","typ":"JWT","kid":…}`.
+    pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String, OidcError> {
+        let set = self.snapshot();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(set.active.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &set.active.encoding)?)
+    }
+
+    /// The verification key for a `kid` if it is still published.
+    pub(crate) fn decoding_key(&self, kid: &str, now: i64) -> Option<DecodingKey> {
+        let set = self.snapshot();
+        set.all
+            .iter()
+            .find(|k| k.kid == kid && k.retired_at.is_none_or(|r| now < r + self.publish_for))
+            .map(|k| k.decoding.clone())
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            // A panic while swapping cannot leave a half-written Arc; keep serving.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn swap(&self, set: KeySet) {
+        let set = Arc::new(set);
+        match self.current.write() {
+            Ok(mut guard) => *guard = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+}
+
+async fn load_set(store: &Store, previous: Option<&KeySet>, now: i64) -> Result<KeySet, OidcError> {
+    let mut records = store.signing_keys().await?;
+    if !records
+        .iter()
+        .any(|r| r.retired_at.is_none() && r.algorithm == ALGORITHM)
+    {
+        // First start (or every key retired by hand): make one. Two nodes starting together may
+        // both insert; each then picks the same newest key below.
+        let record = generate_record(now).await?;
+        store.insert_signing_key(&record).await?;
+        records = store.signing_keys().await?;
+    }
+    let mut all = Vec::with_capacity(records.len());
+    for record in records.iter().filter(|r| r.algorithm == ALGORITHM) {
+        let reused = previous.and_then(|p| {
+            p.all
+                .iter()
+                .find(|k| k.kid == record.kid && k.retired_at == record.retired_at)
+                .cloned()
+        });
+        let key = match reused {
+            Some(key) => key,
+            None => Arc::new(LoadedKey::from_record(record)?),
+        };
+        all.push(key);
+    }
+    let active = all
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+        .cloned()
+        .ok_or_else(|| OidcError::Key("no active signing key".into()))?;
+    Ok(KeySet { active, all })
+}
+
+/// Generates an RSA-2048 key (CPU-heavy: off the async workers) as a store record.
+async fn generate_record(now: i64) -> Result<SigningKeyRecord, OidcError> {
+    let der = tokio::task::spawn_blocking(|| -> Result<Vec<u8>, OidcError> {
+        let pair = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| OidcError::Key("RSA key generation failed".into()))?;
+        let der = pair
+            .as_der()
+            .map_err(|_| OidcError::Key("PKCS#8 export failed".into()))?;
+        Ok(der.as_ref().to_vec())
+    })
+    .await
+    .map_err(|e| OidcError::Task(e.to_string()))??;
+    let pair = KeyPair::from_pkcs8(&der)
+        .map_err(|e| OidcError::Key(format!("generated key rejected: {e}")))?;
+    let public = pair.public_key();
+    let kid = thumbprint(
+        &URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        &URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+    );
+    Ok(SigningKeyRecord {
+        kid,
+        algorithm: ALGORITHM.into(),
+        private_key_der: der,
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// RFC 7638 JWK thumbprint (SHA-256, base64url): a stable, collision-free `kid`.
+fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` (RFC 5208):
+/// `SEQUENCE { INTEGER version, SEQUENCE algorithm, OCTET STRING privateKey, ... }`.
+fn pkcs8_private_key(der: &[u8]) -> Option<&[u8]> {
+    let (tag, body, _) = der_element(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, _, rest) = der_element(body)?;
+    if tag != 0x02 {
+        return None;
+    }
+    let (tag, _, rest) = der_element(rest)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, key, _) = der_element(rest)?;
+    (tag == 0x04).then_some(key)
+}
+
+/// Splits one DER element: (tag, contents, rest). Definite lengths only, as DER requires.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let (len_bytes, rest) = rest.split_at(count);
+        let len = len_bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, rest)
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let (body, rest) = rest.split_at(len);
+    Some((tag, body, rest))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn generated_key_signs_and_verifies() {
+        let record = generate_record(1_700_000_000).await.unwrap();
+        assert_eq!(record.algorithm, "RS256");
+        let key = LoadedKey::from_record(&record).unwrap();
+        assert_eq!(key.kid, record.kid);
+        assert_eq!(key.e, "AQAB");
+        // 2048-bit modulus: 256 bytes, 342 base64url characters.
+        assert_eq!(key.n.len(), 342);
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(key.kid.clone());
+        let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000i64});
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
+        let jwk = key.jwk();
+        let decoding = DecodingKey::from_rsa_components(&jwk.n, &jwk.e).unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &decoding,
+            &jsonwebtoken::Validation::new(Algorithm::RS256),
+        )
+        .unwrap();
+        assert_eq!(data.claims["sub"], "x");
+    }
+
+    #[test]
+    fn der_parsing_rejects_garbage() {
+        assert!(pkcs8_private_key(&[]).is_none());
+        assert!(pkcs8_private_key(&[0x30, 0x82, 0xff]).is_none());
+        assert!(pkcs8_private_key(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_none());
+    }
+
+    #[test]
+    fn thumbprint_rfc7638_example() {
+        // RFC 7638 §3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+}

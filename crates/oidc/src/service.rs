@@ -1,0 +1,741 @@
+//! [`OidcService`]: the protocol behind the HTTP routes (authorize, token, logout, metadata,
+//! keys). The server translates HTTP to these calls and their results back to HTTP.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use trustframe_store::{CodeRedemption, RefreshTokenRecord, RefreshUse, Store};
+
+use crate::authorize::{self, AuthorizeError, ValidatedAuthorize};
+use crate::claims::Subject;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, Application, TokenSettings};
+use crate::discovery::{self, DiscoveryDocument};
+use crate::error::{ErrorCode, OidcError, b2c};
+use crate::grant::Grant;
+use crate::keys::{Jwks, KeyRing};
+use crate::logout::{self, LogoutError, LogoutOutcome};
+use crate::params::Params;
+use crate::response::{self, AuthorizationResponse, JourneyError};
+use crate::scope::{self, GrantedScopes};
+use crate::secret;
+use crate::token::{TokenError, TokenResponse};
+
+/// What the service needs from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// Scheme, host and optional path prefix, e.g. `https://login.contoso.com`
+    /// (a trailing `/` is ignored).
+    pub public_url: String,
+    /// The tenant id (GUID) that appears in the issuer.
+    pub tenant_id: String,
+    pub applications: Vec<Application>,
+    pub tokens: TokenSettings,
+}
+
+/// The user the journey signed in, and the application claims for the tokens, already under
+/// B2C's token names (`emails`, `given_name`, `family_name`, `name`, `oid`, `idp`, `newUser`,
+/// `extension_*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedIn {
+    pub object_id: String,
+    pub auth_time: i64,
+    pub claims: Map<String, Value>,
+}
+
+/// The OpenID Connect provider of one tenant. Cheap to clone.
+#[derive(Clone)]
+pub struct OidcService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keys: KeyRing,
+    apps: Vec<Application>,
+    tokens: TokenSettings,
+    tenant_id: String,
+    public_url: String,
+    issuer: String,
+    clock: Arc<dyn Clock>,
+}
+
+/// An authenticated (or, for public clients, identified) client at the token endpoint.
+struct Client<'a> {
+    app: &'a Application,
+}
+
+/// Tokens minted for one grant.
+struct Minted {
+    access_token: Option<String>,
+    id_token: Option<String>,
+}
+
+impl OidcService {
+    /// Checks the configuration, loads the signing keys (creating the first one if needed).
+    pub async fn new(store: Store, config: OidcConfig) -> Result<Self, OidcError> {
+        Self::with_clock(store, config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`OidcService::new`], with a clock of your own (tests).
+    pub async fn with_clock(
+        store: Store,
+        config: OidcConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, OidcError> {
+        let mut errors = Vec::new();
+        if let Err(e) = config.tokens.validate() {
+            errors.extend(e);
+        }
+        if let Err(e) = config::validate_applications(&config.applications) {
+            errors.extend(e);
+        }
+        if url::Url::parse(&config.public_url).is_err() {
+            errors.push(config::ConfigError::Invalid {
+                key: "public_url".into(),
+                message: format!("'{}' is not an absolute URL", config.public_url),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(OidcError::Config(errors));
+        }
+        let public_url = config.public_url.trim_end_matches('/').to_owned();
+        let issuer = format!("{public_url}/{}/v2.0/", config.tenant_id);
+        let keys = KeyRing::load(
+            store.clone(),
+            config.tokens.max_signed_token_lifetime(),
+            clock.now(),
+        )
+        .await?;
+        Ok(OidcService {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                apps: config.applications,
+                tokens: config.tokens,
+                tenant_id: config.tenant_id,
+                public_url,
+                issuer,
+                clock,
+            }),
+        })
+    }
+
+    /// `{public_url}/{tenant_id}/v2.0/`.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
+    }
+
+    pub fn token_settings(&self) -> &TokenSettings {
+        &self.inner.tokens
+    }
+
+    /// The registration of a client id (compared without regard to case).
+    pub fn application(&self, client_id: &str) -> Option<&Application> {
+        self.inner
+            .apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    // ---- metadata and keys -------------------------------------------------------------------
+
+    /// The metadata document of `policy`, with URLs under `tenant` as the caller spells it and
+    /// `claims_supported` led by the policy's output claims.
+    pub fn discovery(
+        &self,
+        tenant: &str,
+        policy: &str,
+        output_claims: &[String],
+    ) -> DiscoveryDocument {
+        discovery::document(
+            &self.inner.public_url,
+            &self.inner.issuer,
+            tenant,
+            policy,
+            self.inner.tokens.policy_claim,
+            output_claims,
+        )
+    }
+
+    /// The published signing keys.
+    pub fn jwks(&self) -> Jwks {
+        self.inner.keys.jwks(self.now())
+    }
+
+    /// The `kid` new tokens are signed with.
+    pub fn active_kid(&self) -> String {
+        self.inner.keys.active_kid()
+    }
+
+    /// New active key; the old one stays published until its tokens have expired.
+    pub async fn rotate_keys(&self) -> Result<String, OidcError> {
+        self.inner.keys.rotate(self.now()).await
+    }
+
+    /// Picks up a rotation made by another node.
+    pub async fn reload_keys(&self) -> Result<(), OidcError> {
+        self.inner.keys.reload(self.now()).await
+    }
+
+    /// Deletes retired keys whose tokens have all expired.
+    pub async fn prune_keys(&self) -> Result<u64, OidcError> {
+        self.inner.keys.prune(self.now()).await
+    }
+
+    // ---- authorize ---------------------------------------------------------------------------
+
+    /// Validates `/authorize` parameters (query or form). Unknown parameters are ignored.
+    pub fn validate_authorize(
+        &self,
+        params: &[(String, String)],
+    ) -> Result<ValidatedAuthorize, AuthorizeError> {
+        authorize::validate(&self.inner.apps, &self.inner.tenant_id, params)
+    }
+
+    /// The successful authorization response once the journey has signed the user in: a code
+    /// (stored hashed with the grant) and/or implicit tokens, and `state`.
+    ///
+    /// `policy` is the relying party's policy id as it should appear in `tfp`/`acr`.
+    pub async fn issue(
+        &self,
+        policy: &str,
+        req: &ValidatedAuthorize,
+        user: SignedIn,
+    ) -> Result<AuthorizationResponse, OidcError> {
+        let now = self.now();
+        let grant = Grant {
+            v: Grant::new_version(),
+            policy: policy.to_owned(),
+            client_id: req.client_id.clone(),
+            redirect_uri: Some(req.redirect_uri.clone()),
+            redirect_uri_in_request: req.redirect_uri_in_request,
+            scopes: req.scopes.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            object_id: user.object_id,
+            auth_time: user.auth_time,
+            claims: user.claims,
+            family_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut params: Vec<(String, String)> = Vec::new();
+
+        let code = if req.response_type.code {
+            let code = secret::random_token()?;
+            let expires_at = now + i64::from(self.inner.tokens.code_lifetime_seconds);
+            self.inner
+                .store
+                .put_code(&secret::storage_hash(&code), &grant.to_json()?, expires_at)
+                .await?;
+            Some(code)
+        } else {
+            None
+        };
+
+        let subject = self.subject(&grant);
+        let access_token = match (&grant.scopes.resource, req.response_type.token) {
+            (Some(resource), true) => {
+                let lifetime = self.inner.tokens.access_token_lifetime();
+                let claims = subject.access_token(resource, &grant.client_id, now, lifetime);
+                Some((self.inner.keys.sign(&claims)?, lifetime))
+            }
+            _ => None,
+        };
+        let id_token = if req.response_type.id_token {
+            let claims = subject.id_token(
+                &grant.client_id,
+                now,
+                self.inner.tokens.id_token_lifetime(),
+                code.as_deref().map(secret::left_half_hash),
+                access_token
+                    .as_ref()
+                    .map(|(at, _)| secret::left_half_hash(at)),
+            );
+            Some(self.inner.keys.sign(&claims)?)
+        } else {
+            None
+        };
+
+        if let Some(code) = code {
+            params.push(("code".into(), code));
+        }
+        if let Some(id_token) = id_token {
+            params.push(("id_token".into(), id_token));
+        }
+        if let Some((access_token, lifetime)) = access_token {
+            params.push(("access_token".into(), access_token));
+            params.push(("token_type".into(), "Bearer".into()));
+            params.push(("expires_in".into(), lifetime.to_string()));
+            params.push(("scope".into(), grant.scopes.response_scope()));
+        }
+        if let Some(state) = &req.state {
+            params.push(("state".into(), state.clone()));
+        }
+        if req.client_info {
+            params.push((
+                "client_info".into(),
+                self.client_info(&grant.object_id, &grant.policy),
+            ));
+        }
+        Ok(AuthorizationResponse {
+            redirect_uri: req.redirect_uri.clone(),
+            response_mode: req.response_mode,
+            params,
+        })
+    }
+
+    /// An error back to the app for a validated request: user cancel (AADB2C90091), forgot
+    /// password (AADB2C90118), `prompt=none` without session (AADB2C90077), or any other.
+    pub fn authorize_error(
+        &self,
+        req: &ValidatedAuthorize,
+        error: &JourneyError,
+    ) -> AuthorizationResponse {
+        response::journey_error(req, error)
+    }
+
+    // ---- token -------------------------------------------------------------------------------
+
+    /// The token endpoint of `policy`: `authorization_code` and `refresh_token` grants.
+    /// `params` is the form body; `basic_auth` the decoded `Authorization: Basic` credentials
+    /// (see [`crate::parse_basic_auth`]).
+    pub async fn token(
+        &self,
+        policy: &str,
+        params: &[(String, String)],
+        basic_auth: Option<(&str, &str)>,
+    ) -> Result<TokenResponse, TokenError> {
+        let p = Params::new(params);
+        if let Some(name) = p.first_repeated(&[
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "code",
+            "redirect_uri",
+            "code_verifier",
+            "refresh_token",
+            "scope",
+        ]) {
+            return Err(TokenError::new(
+                ErrorCode::InvalidRequest,
+                format!("The parameter '{name}' is included more than once."),
+            ));
+        }
+        let grant_type = p.get("grant_type").ok_or_else(|| {
+            TokenError::new(
+                ErrorCode::InvalidRequest,
+                b2c::missing_parameter("grant_type"),
+            )
+        })?;
+        if grant_type != "authorization_code" && grant_type != "refresh_token" {
+            return Err(TokenError::new(
+                ErrorCode::UnsupportedGrantType,
+                b2c::grant_type_unsupported(grant_type),
+            ));
+        }
+        let client = self.authenticate(&p, basic_auth)?;
+        if grant_type == "authorization_code" {
+            self.code_grant(policy, &p, &client).await
+        } else {
+            self.refresh_grant(policy, &p, &client).await
+        }
+    }
+
+    /// Client authentication (`client_secret_post` or `client_secret_basic`), before any grant
+    /// is touched so a failed attempt does not consume a code or refresh token.
+    fn authenticate(
+        &self,
+        p: &Params<'_>,
+        basic: Option<(&str, &str)>,
+    ) -> Result<Client<'_>, TokenError> {
+        let form_id = p.get("client_id");
+        let form_secret = p.get("client_secret");
+        let (client_id, secret) = match basic {
+            Some((id, secret)) => {
+                if form_secret.is_some() {
+                    return Err(TokenError::new(
+                        ErrorCode::InvalidRequest,
+                        "The request uses more than one client authentication method.",
+                    ));
+                }
+                if form_id.is_some_and(|f| f != id) {
+                    return Err(TokenError::new(
+                        ErrorCode::InvalidClient,
+                        "The client_id of the Authorization header and of the body differ.",
+                    ));
+                }
+                (id, (!secret.is_empty()).then_some(secret))
+            }
+            None => (
+                form_id
+                    .ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, b2c::NO_CLIENT_ID))?,
+                form_secret,
+            ),
+        };
+        let app = self.application(client_id).ok_or_else(|| {
+            TokenError::new(
+                ErrorCode::InvalidClient,
+                b2c::client_not_registered(client_id, &self.inner.tenant_id),
+            )
+        })?;
+        match (&app.client_secret, secret) {
+            (Some(expected), Some(given)) => {
+                if !secret::secrets_equal(expected, given) {
+                    return Err(TokenError::new(
+                        ErrorCode::InvalidClient,
+                        b2c::SECRET_MISMATCH,
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidClient,
+                    b2c::SECRET_REQUIRED,
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidClient,
+                    b2c::PUBLIC_CLIENT_SECRET,
+                ));
+            }
+            (None, None) => {}
+        }
+        Ok(Client { app })
+    }
+
+    async fn code_grant(
+        &self,
+        policy: &str,
+        p: &Params<'_>,
+        client: &Client<'_>,
+    ) -> Result<TokenResponse, TokenError> {
+        let code = p.get("code").ok_or_else(|| {
+            TokenError::new(ErrorCode::InvalidRequest, b2c::missing_parameter("code"))
+        })?;
+        let now = self.now();
+        let store = &self.inner.store;
+        let grant = match store
+            .redeem_code(&secret::storage_hash(code), now)
+            .await
+            .map_err(OidcError::from)?
+        {
+            CodeRedemption::Redeemed { grant } => Grant::from_json(&grant)?,
+            CodeRedemption::Replayed { grant } => {
+                // RFC 6749 §4.1.2: a code used twice revokes what it produced.
+                let grant = Grant::from_json(&grant)?;
+                let revoked = store
+                    .revoke_family(&grant.family_id)
+                    .await
+                    .map_err(OidcError::from)?;
+                tracing::warn!(
+                    client_id = %grant.client_id,
+                    family_id = %grant.family_id,
+                    revoked,
+                    "authorization code replayed; its refresh tokens are revoked"
+                );
+                return Err(invalid_grant(b2c::GRANT_REVOKED));
+            }
+            CodeRedemption::Expired => return Err(invalid_grant(b2c::GRANT_EXPIRED_SHORT)),
+            CodeRedemption::NotFound => return Err(invalid_grant(b2c::GRANT_REVOKED)),
+        };
+        if !grant.client_id.eq_ignore_ascii_case(&client.app.client_id) {
+            return Err(invalid_grant(b2c::client_mismatch(&client.app.client_id)));
+        }
+        if !grant.policy.eq_ignore_ascii_case(policy) {
+            return Err(invalid_grant(b2c::wrong_endpoint(policy, &grant.policy)));
+        }
+        match (p.get("redirect_uri"), &grant.redirect_uri) {
+            (None, _) if grant.redirect_uri_in_request => {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidRequest,
+                    b2c::missing_parameter("redirect_uri"),
+                ));
+            }
+            (Some(given), Some(expected)) if given != expected => {
+                return Err(invalid_grant(format!(
+                    "The redirect_uri '{given}' does not match the redirect_uri of the authorization request."
+                )));
+            }
+            _ => {}
+        }
+        let verifier = p.get("code_verifier");
+        match (&grant.code_challenge, verifier) {
+            (Some(challenge), Some(verifier)) => {
+                if !secret::is_valid_verifier(verifier) {
+                    return Err(invalid_grant(b2c::VERIFIER_INVALID));
+                }
+                if !secret::secrets_equal(&secret::s256_challenge(verifier), challenge) {
+                    return Err(invalid_grant(b2c::VERIFIER_MISMATCH));
+                }
+            }
+            (Some(_), None) => {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidRequest,
+                    b2c::missing_parameter("code_verifier"),
+                ));
+            }
+            // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
+            (None, Some(_)) => return Err(invalid_grant(b2c::VERIFIER_INVALID)),
+            (None, None) if client.app.is_public() => {
+                return Err(invalid_grant(b2c::CODE_CHALLENGE_REQUIRED));
+            }
+            (None, None) => {}
+        }
+
+        let scopes = grant.scopes.clone();
+        let mut response = self.mint(&grant, &scopes, now, true, p)?;
+        if scopes.offline_access {
+            let refresh = grant.for_refresh();
+            let grant_json = refresh.to_json()?;
+            self.add_refresh_token(&mut response, &refresh, grant_json, now)
+                .await?;
+        }
+        Ok(response)
+    }
+
+    async fn refresh_grant(
+        &self,
+        policy: &str,
+        p: &Params<'_>,
+        client: &Client<'_>,
+    ) -> Result<TokenResponse, TokenError> {
+        let token = p.get("refresh_token").ok_or_else(|| {
+            TokenError::new(
+                ErrorCode::InvalidRequest,
+                b2c::missing_parameter("refresh_token"),
+            )
+        })?;
+        // Resolve a new scope before the refresh token is consumed, so a bad request does not
+        // cost the app its session.
+        let requested = match p.get("scope") {
+            Some(scope) => Some(
+                scope::resolve(&self.inner.apps, client.app, scope)
+                    .map_err(|e| TokenError::new(e.code, e.description))?,
+            ),
+            None => None,
+        };
+        let now = self.now();
+        let store = &self.inner.store;
+        let record = match store
+            .use_refresh_token(&secret::storage_hash(token), now)
+            .await
+            .map_err(OidcError::from)?
+        {
+            RefreshUse::Valid(record) => record,
+            RefreshUse::Reused(record) => {
+                // A rotated-out token came back: it was copied. Revoke the whole family.
+                self.revoke_family(&record.family_id, "refresh token reused")
+                    .await?;
+                return Err(invalid_grant(b2c::GRANT_REVOKED));
+            }
+            RefreshUse::Revoked | RefreshUse::NotFound => {
+                return Err(invalid_grant(b2c::GRANT_REVOKED));
+            }
+            RefreshUse::Expired => return Err(invalid_grant(b2c::GRANT_EXPIRED_SHORT)),
+        };
+        let grant = Grant::from_json(&record.grant)?;
+        if !record.client_id.eq_ignore_ascii_case(&client.app.client_id) {
+            self.revoke_family(
+                &record.family_id,
+                "refresh token presented by another client",
+            )
+            .await?;
+            return Err(invalid_grant(b2c::client_mismatch(&client.app.client_id)));
+        }
+        if !grant.policy.eq_ignore_ascii_case(policy) {
+            // The token is spent either way; keep the family consistent.
+            self.revoke_family(
+                &record.family_id,
+                "refresh token presented to another policy",
+            )
+            .await?;
+            return Err(invalid_grant(b2c::wrong_endpoint(policy, &grant.policy)));
+        }
+        let window_end = grant.auth_time + self.inner.tokens.sliding_window();
+        if now >= window_end {
+            return Err(invalid_grant(b2c::grant_expired(
+                now,
+                grant.auth_time,
+                window_end,
+            )));
+        }
+        let mut scopes = requested.unwrap_or_else(|| grant.scopes.clone());
+        // The app keeps its long-lived access: a refresh always returns the next refresh token.
+        scopes.offline_access = true;
+        let mut response = self.mint(&grant, &scopes, now, false, p)?;
+        // The stored grant is replayed as is: claims of the initial sign-in, never recomputed.
+        self.add_refresh_token(&mut response, &grant, record.grant, now)
+            .await?;
+        Ok(response)
+    }
+
+    async fn revoke_family(&self, family_id: &str, reason: &'static str) -> Result<(), OidcError> {
+        let revoked = self.inner.store.revoke_family(family_id).await?;
+        tracing::warn!(family_id, revoked, reason, "refresh token family revoked");
+        Ok(())
+    }
+
+    /// Access and ID tokens for a grant, and the response around them.
+    fn mint(
+        &self,
+        grant: &Grant,
+        scopes: &GrantedScopes,
+        now: i64,
+        with_nonce: bool,
+        p: &Params<'_>,
+    ) -> Result<TokenResponse, OidcError> {
+        let settings = &self.inner.tokens;
+        let mut subject = self.subject(grant);
+        if !with_nonce {
+            // OIDC Core §12.2: refreshed ID tokens carry no nonce.
+            subject.nonce = None;
+        }
+        let minted = Minted {
+            access_token: match &scopes.resource {
+                Some(resource) => Some(self.inner.keys.sign(&subject.access_token(
+                    resource,
+                    &grant.client_id,
+                    now,
+                    settings.access_token_lifetime(),
+                ))?),
+                None => None,
+            },
+            id_token: if scopes.openid {
+                Some(self.inner.keys.sign(&subject.id_token(
+                    &grant.client_id,
+                    now,
+                    settings.id_token_lifetime(),
+                    None,
+                    None,
+                ))?)
+            } else {
+                None
+            },
+        };
+        let has_access = minted.access_token.is_some();
+        let access_lifetime = settings.access_token_lifetime();
+        Ok(TokenResponse {
+            access_token: minted.access_token,
+            token_type: "Bearer".into(),
+            expires_in: has_access.then_some(access_lifetime),
+            expires_on: has_access.then_some(now + access_lifetime),
+            resource: scopes.resource.as_ref().map(|r| r.audience.clone()),
+            not_before: now,
+            id_token_expires_in: minted
+                .id_token
+                .is_some()
+                .then_some(settings.id_token_lifetime()),
+            id_token: minted.id_token,
+            refresh_token: None,
+            refresh_token_expires_in: None,
+            scope: scopes.response_scope(),
+            profile_info: self.profile_info(grant),
+            client_info: (p.get("client_info") == Some("1"))
+                .then(|| self.client_info(&grant.object_id, &grant.policy)),
+        })
+    }
+
+    /// Stores a new refresh token of the grant's family and puts it in the response.
+    async fn add_refresh_token(
+        &self,
+        response: &mut TokenResponse,
+        grant: &Grant,
+        grant_json: String,
+        now: i64,
+    ) -> Result<(), OidcError> {
+        let settings = &self.inner.tokens;
+        let expires_at = (now + settings.refresh_token_lifetime())
+            .min(grant.auth_time + settings.sliding_window());
+        if expires_at <= now {
+            return Ok(());
+        }
+        let token = secret::random_token()?;
+        self.inner
+            .store
+            .put_refresh_token(&RefreshTokenRecord {
+                token_hash: secret::storage_hash(&token),
+                family_id: grant.family_id.clone(),
+                object_id: grant.object_id.clone(),
+                client_id: grant.client_id.clone(),
+                grant: grant_json,
+                created_at: now,
+                expires_at,
+            })
+            .await?;
+        response.refresh_token = Some(token);
+        response.refresh_token_expires_in = Some(expires_at - now);
+        Ok(())
+    }
+
+    /// Revokes every refresh token of a user (password reset, account disabled, admin).
+    pub async fn revoke_user_refresh_tokens(&self, object_id: &str) -> Result<u64, OidcError> {
+        Ok(self
+            .inner
+            .store
+            .revoke_refresh_tokens_of_user(object_id)
+            .await?)
+    }
+
+    fn subject<'g>(&'g self, grant: &'g Grant) -> Subject<'g> {
+        Subject {
+            issuer: &self.inner.issuer,
+            policy_claim: self.inner.tokens.policy_claim,
+            policy: &grant.policy,
+            object_id: &grant.object_id,
+            auth_time: grant.auth_time,
+            claims: &grant.claims,
+            nonce: grant.nonce.as_deref(),
+        }
+    }
+
+    /// MSAL's account key: `{"uid":"{oid}-{policy lowercase}","utid":"{tenant id}"}`.
+    fn client_info(&self, object_id: &str, policy: &str) -> String {
+        let info = json!({
+            "uid": format!("{object_id}-{}", policy.to_ascii_lowercase()),
+            "utid": self.inner.tenant_id,
+        });
+        URL_SAFE_NO_PAD.encode(info.to_string())
+    }
+
+    fn profile_info(&self, grant: &Grant) -> String {
+        let info = json!({
+            "ver": "1.0",
+            "tid": self.inner.tenant_id,
+            "sub": Value::Null,
+            "name": grant.claims.get("name").cloned().unwrap_or(Value::Null),
+            "preferred_username": Value::Null,
+            "idp": grant.claims.get("idp").cloned().unwrap_or(Value::Null),
+        });
+        URL_SAFE_NO_PAD.encode(info.to_string())
+    }
+
+    // ---- logout ------------------------------------------------------------------------------
+
+    /// Validates `/logout` parameters; the server ends the SSO session, then redirects to
+    /// [`LogoutOutcome::redirect_url`] or shows a signed-out page.
+    pub fn logout(&self, params: &[(String, String)]) -> Result<LogoutOutcome, LogoutError> {
+        logout::logout(
+            &self.inner.apps,
+            &self.inner.keys,
+            &self.inner.issuer,
+            &self.inner.tenant_id,
+            self.now(),
+            params,
+        )
+    }
+}
+
+fn invalid_grant(description: impl Into<String>) -> TokenError {
+    TokenError::new(ErrorCode::InvalidGrant, description)
+}
