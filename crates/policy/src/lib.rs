@@ -11,6 +11,7 @@ pub mod claim_resolver;
 pub mod ids;
 pub mod model;
 pub mod rest;
+pub mod userflow;
 
 pub use claim_resolver::{ClaimValues, ResolverContext};
 pub use ids::{ClaimTypeId, ClaimsTransformationId, PolicyId, TechnicalProfileId, UserJourneyId};

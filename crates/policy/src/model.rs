@@ -97,7 +97,78 @@ pub struct ClaimType {
     pub pattern: Option<Pattern>,
     /// `Restriction/Enumeration`: allowed values (value, text).
     pub enumeration: Vec<(String, String)>,
+    /// `PredicateValidationReference`: the groups of predicates a value must satisfy.
+    pub predicate_validation: Option<PredicateValidation>,
+    /// The claim this one must equal (a confirmation field such as `reenterPassword`).
+    pub must_match: Option<ClaimTypeId>,
     pub span: Span,
+}
+
+impl ClaimType {
+    pub fn new(
+        id: impl Into<ClaimTypeId>,
+        display_name: impl Into<String>,
+        data_type: DataType,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            display_name: display_name.into(),
+            data_type,
+            user_input_type: None,
+            user_help_text: None,
+            pattern: None,
+            enumeration: Vec::new(),
+            predicate_validation: None,
+            must_match: None,
+            span: Span::default(),
+        }
+    }
+
+    pub fn input(mut self, input: UserInputType) -> Self {
+        self.user_input_type = Some(input);
+        self
+    }
+
+    /// Password fields are secrets: never stored in a journey state, an audit record or a log.
+    pub fn is_secret(&self) -> bool {
+        self.user_input_type == Some(UserInputType::Password)
+    }
+}
+
+/// B2C's `PredicateValidation`: every group must hold; a group holds when at least
+/// `match_at_least` of its predicates hold (all of them when `None`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PredicateValidation {
+    pub id: String,
+    pub groups: Vec<PredicateGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PredicateGroup {
+    pub id: String,
+    pub help_text: String,
+    pub match_at_least: Option<usize>,
+    pub predicates: Vec<Predicate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Predicate {
+    pub id: String,
+    pub help_text: String,
+    pub method: PredicateMethod,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredicateMethod {
+    /// Length in characters, inclusive bounds.
+    IsLengthRange {
+        min: usize,
+        max: usize,
+    },
+    /// At least one character of the set (B2C writes sets like `a-z`, `A-Z`, `0-9`).
+    IncludesCharacters(String),
+    MatchesRegex(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -446,5 +517,6 @@ pub struct RelyingParty {
     pub default_user_journey: UserJourneyId,
     /// Token claims: claim type, with the token name as partner claim type.
     pub output_claims: Vec<ClaimRef>,
+    pub output_claims_transformations: Vec<ClaimsTransformationId>,
     pub span: Span,
 }

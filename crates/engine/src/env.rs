@@ -1,0 +1,108 @@
+//! The engine's only way out: I/O through these traits, implemented by the server over the
+//! store, the REST connector and the mailer. Tests of the engine implement them over real
+//! in-process state.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use trustframe_policy::{
+    ClaimTypeId, ClaimValues, ClaimsSchema, ResolverContext, TechnicalProfile,
+};
+
+/// A failure of the environment (database down, connector misconfigured): the journey ends with
+/// a server error; the detail goes to the operator's log, never to the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EnvError(pub String);
+
+impl EnvError {
+    pub fn new(message: impl std::fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+/// An identity of a user (`identities` in Microsoft Graph's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub sign_in_type: String,
+    pub issuer: String,
+    pub issuer_assigned_id: String,
+}
+
+/// A user as the directory returns it: object id and stored attributes by claim type id.
+#[derive(Debug, Clone)]
+pub struct DirectoryUser {
+    pub object_id: String,
+    pub identities: Vec<Identity>,
+    pub attributes: ClaimValues,
+}
+
+pub enum PasswordCheck {
+    Valid(DirectoryUser),
+    NoSuchUser,
+    WrongPassword,
+}
+
+pub enum CreateResult {
+    Created(DirectoryUser),
+    /// An account with one of these identities exists already.
+    AlreadyExists,
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    async fn read(&self, object_id: &str) -> Result<Option<DirectoryUser>, EnvError>;
+    async fn find_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<DirectoryUser>, EnvError>;
+    /// Checks a local account's password; unknown accounts cost the same as known ones.
+    async fn verify_password(
+        &self,
+        sign_in_name: &str,
+        password: &str,
+    ) -> Result<PasswordCheck, EnvError>;
+    async fn create(
+        &self,
+        identities: Vec<Identity>,
+        password: Option<String>,
+        attributes: ClaimValues,
+    ) -> Result<CreateResult, EnvError>;
+    /// Overwrites the given attributes; `null` removes one.
+    async fn write(&self, object_id: &str, attributes: ClaimValues) -> Result<(), EnvError>;
+    async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError>;
+}
+
+/// The answer of a REST claims exchange, as the engine needs it.
+#[derive(Debug, Clone)]
+pub enum RestOutcome {
+    Continue {
+        claims: ClaimValues,
+        cleared: Vec<ClaimTypeId>,
+    },
+    /// Shown on the page; the user corrects and resubmits.
+    ValidationError { user_message: String },
+    /// The user cannot go on; no account is created.
+    Block { user_message: String },
+    /// The call failed (timeout, 5xx, malformed answer).
+    Failed { user_message: String },
+}
+
+pub struct RestRequest<'a> {
+    pub profile: &'a TechnicalProfile,
+    pub schema: &'a ClaimsSchema,
+    pub claims: &'a ClaimValues,
+    pub context: &'a ResolverContext,
+    pub step: Option<&'a str>,
+}
+
+#[async_trait]
+pub trait RestClient: Send + Sync {
+    async fn exchange(&self, request: RestRequest<'_>) -> Result<RestOutcome, EnvError>;
+}
+
+/// Everything a journey may touch.
+pub struct Env<'a> {
+    pub directory: &'a dyn Directory,
+    pub rest: &'a dyn RestClient,
+}

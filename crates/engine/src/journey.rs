@@ -1,0 +1,941 @@
+//! The step machine: `advance(state, input) -> Outcome`.
+//!
+//! A journey is a list of orchestration steps. Pages wait for the user; everything else runs
+//! until the next page or until `SendClaims`. The state is plain data (serde), stored between
+//! requests so that any node can continue a journey.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use trustframe_policy::{
+    ClaimRef, ClaimTypeId, ClaimValues, OrchestrationStep, Policy, PolicyId, Precondition,
+    PreconditionTest, ResolverContext, StepKind, TechnicalProfile, TechnicalProfileId,
+    TechnicalProfileKind, UserInputType,
+};
+
+use crate::env::{CreateResult, Env, Identity, PasswordCheck, RestOutcome, RestRequest};
+use crate::{EngineError, transform, validate};
+
+/// B2C's messages where a policy sets none (CONTRACTS.md §8, `error-codes.md`).
+pub mod messages {
+    pub const USER_EXISTS: &str =
+        "A user with the specified ID already exists. Please choose a different one.";
+    pub const NO_SUCH_USER: &str = "We can't seem to find your account.";
+    pub const WRONG_PASSWORD: &str = "Your password is incorrect.";
+    pub const REST_FAILED: &str = "The request could not be completed. Please try again later.";
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JourneyState {
+    pub policy: PolicyId,
+    /// Index of the current orchestration step.
+    pub step: usize,
+    pub claims: ClaimValues,
+    /// The claims exchange chosen on a selection page (sign up, a provider).
+    pub selected: Option<String>,
+    /// The technical profile whose page is shown and awaits a submit.
+    pub awaiting: Option<TechnicalProfileId>,
+    pub context: ResolverContext,
+    /// The journey continues a single sign-on session: sign-in pages are skipped.
+    pub sso: bool,
+}
+
+impl JourneyState {
+    pub fn new(policy: PolicyId, context: ResolverContext) -> Self {
+        Self {
+            policy,
+            step: 0,
+            claims: ClaimValues::new(),
+            selected: None,
+            awaiting: None,
+            context,
+            sso: false,
+        }
+    }
+
+    /// Starts from a single sign-on session: the user is known, sign-in pages are skipped.
+    pub fn with_session(mut self, object_id: &str) -> Self {
+        self.claims
+            .insert("objectId".into(), Value::String(object_id.to_owned()));
+        self.sso = true;
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    Start,
+    /// The fields of the awaiting page, named by claim type id.
+    Submit(BTreeMap<String, String>),
+    /// A choice on the awaiting page: a claims exchange id (sign up, a provider).
+    Select(String),
+    Cancel,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum Outcome {
+    Page(Page),
+    SendClaims(Issued),
+    /// The journey ends with an error for the app.
+    Fail(Failure),
+    /// The user sees the message and cannot go on; the app then gets `access_denied`.
+    Block {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub object_id: String,
+    /// The relying party's output claims under their token names.
+    pub claims: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failure {
+    /// OAuth error code for the app (`access_denied`, `server_error`).
+    pub error: String,
+    /// Starts with an `AADB2C9xxxx` code where B2C has one.
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageKind {
+    /// The combined sign-in page (with sign-up link and providers).
+    SignIn,
+    SelfAsserted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub technical_profile: TechnicalProfileId,
+    pub kind: PageKind,
+    pub title: String,
+    pub fields: Vec<Field>,
+    pub selections: Vec<Selection>,
+    /// A message for the whole page (a REST API's `userMessage`, a wrong password).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// The claim type id: also the input's name.
+    pub name: String,
+    pub label: String,
+    pub input: UserInputType,
+    pub value: Option<String>,
+    pub required: bool,
+    pub help_text: Option<String>,
+    pub options: Vec<(String, String)>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Selection {
+    /// The claims exchange id to send back with [`Input::Select`].
+    pub exchange: String,
+    pub label: String,
+    /// A sign-up page rather than a provider.
+    pub sign_up: bool,
+}
+
+enum ProfileResult {
+    Done,
+    /// Message for the user (page) or the app (orchestration step).
+    Error(String),
+    Block(String),
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(items.iter().filter_map(text).collect::<Vec<_>>().join(", ")),
+        other => Some(other.to_string()),
+    }
+}
+
+fn has_value(claims: &ClaimValues, id: &ClaimTypeId) -> bool {
+    match claims.get(id) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// `true` when the preconditions say to skip.
+fn skip(preconditions: &[Precondition], claims: &ClaimValues) -> bool {
+    preconditions.iter().any(|p| {
+        let holds = match &p.test {
+            PreconditionTest::ClaimsExist(c) => has_value(claims, c),
+            PreconditionTest::ClaimEquals(c, v) => {
+                claims.get(c).and_then(text).is_some_and(|x| &x == v)
+            }
+        };
+        holds == p.execute_actions_if
+    })
+}
+
+/// The claims a page shows: its display claims, else its output claims.
+fn page_claims(profile: &TechnicalProfile) -> &[ClaimRef] {
+    if profile.display_claims.is_empty() {
+        &profile.output_claims
+    } else {
+        &profile.display_claims
+    }
+}
+
+pub struct Engine<'a> {
+    pub policy: &'a Policy,
+    pub env: Env<'a>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(policy: &'a Policy, env: Env<'a>) -> Self {
+        Self { policy, env }
+    }
+
+    fn steps(&self) -> Result<&'a [OrchestrationStep], EngineError> {
+        let journey = self.policy.journey().ok_or_else(|| {
+            EngineError::Policy(format!(
+                "{}: relying party names user journey '{}', which the policy does not define",
+                self.policy.relying_party.span, self.policy.relying_party.default_user_journey
+            ))
+        })?;
+        Ok(&journey.steps)
+    }
+
+    fn profile(&self, id: &TechnicalProfileId) -> Result<&'a TechnicalProfile, EngineError> {
+        self.policy.technical_profile(id).ok_or_else(|| {
+            EngineError::Policy(format!(
+                "technical profile '{id}' is referenced but not defined"
+            ))
+        })
+    }
+
+    /// Moves the journey on with the user's input.
+    pub async fn advance(
+        &self,
+        state: &mut JourneyState,
+        input: Input,
+    ) -> Result<Outcome, EngineError> {
+        match input {
+            Input::Start => {
+                state.step = 0;
+                state.awaiting = None;
+            }
+            Input::Cancel => {
+                return Ok(Outcome::Fail(Failure {
+                    error: "access_denied".into(),
+                    description:
+                        "AADB2C90091: The user has cancelled entering self-asserted information."
+                            .into(),
+                }));
+            }
+            Input::Select(exchange) => {
+                let Some(awaiting) = state.awaiting.clone() else {
+                    return Err(EngineError::UnexpectedInput(
+                        "no page is waiting for a choice".into(),
+                    ));
+                };
+                let page = self.page(state, &awaiting, None, BTreeMap::new())?;
+                if !page
+                    .selections
+                    .iter()
+                    .any(|s| s.exchange.eq_ignore_ascii_case(&exchange))
+                {
+                    return Err(EngineError::UnexpectedInput(format!(
+                        "'{exchange}' is not a choice of this page"
+                    )));
+                }
+                state.selected = Some(exchange);
+                state.awaiting = None;
+                state.step += 1;
+            }
+            Input::Submit(form) => {
+                let Some(awaiting) = state.awaiting.clone() else {
+                    return Err(EngineError::UnexpectedInput(
+                        "no page is waiting for input".into(),
+                    ));
+                };
+                if let Some(outcome) = self.submit(state, &awaiting, &form).await? {
+                    return Ok(outcome);
+                }
+                state.awaiting = None;
+                state.step += 1;
+            }
+        }
+        self.run(state).await
+    }
+
+    async fn run(&self, state: &mut JourneyState) -> Result<Outcome, EngineError> {
+        let steps = self.steps()?;
+        loop {
+            let Some(step) = steps.get(state.step) else {
+                return Err(EngineError::Policy(format!(
+                    "{}: user journey '{}' ended without a SendClaims step",
+                    self.policy.relying_party.span, self.policy.relying_party.default_user_journey
+                )));
+            };
+            if skip(&step.preconditions, &state.claims) {
+                state.step += 1;
+                continue;
+            }
+            match step.kind {
+                StepKind::CombinedSignInAndSignUp | StepKind::ClaimsProviderSelection => {
+                    if state.sso || has_value(&state.claims, &"objectId".into()) {
+                        state.step += 1;
+                        continue;
+                    }
+                    let profile = match step.claims_exchanges.first() {
+                        Some(exchange) => exchange.technical_profile.clone(),
+                        None => TechnicalProfileId::new(format!("step-{}-selection", step.order)),
+                    };
+                    state.awaiting = Some(profile.clone());
+                    return Ok(Outcome::Page(self.page(
+                        state,
+                        &profile,
+                        None,
+                        BTreeMap::new(),
+                    )?));
+                }
+                StepKind::ClaimsExchange => {
+                    let exchange = match step.claims_exchanges.as_slice() {
+                        [only] => only,
+                        many => match state.selected.as_deref() {
+                            Some(selected) => many
+                                .iter()
+                                .find(|e| e.id.eq_ignore_ascii_case(selected))
+                                .ok_or_else(|| {
+                                    EngineError::Policy(format!(
+                                        "{}: step {} has no claims exchange '{selected}'",
+                                        step.span, step.order
+                                    ))
+                                })?,
+                            None => {
+                                return Err(EngineError::Policy(format!(
+                                    "{}: step {} has several claims exchanges but no choice was made",
+                                    step.span, step.order
+                                )));
+                            }
+                        },
+                    };
+                    let profile = self.profile(&exchange.technical_profile)?;
+                    if profile.kind == TechnicalProfileKind::SelfAsserted {
+                        state.awaiting = Some(profile.id.clone());
+                        self.prefill(state, profile)?;
+                        return Ok(Outcome::Page(self.page(
+                            state,
+                            &profile.id,
+                            None,
+                            BTreeMap::new(),
+                        )?));
+                    }
+                    let step_name = format!("{}", step.order);
+                    let mut claims = state.claims.clone();
+                    match self
+                        .run_profile(profile, &mut claims, &state.context, Some(&step_name))
+                        .await?
+                    {
+                        ProfileResult::Done => state.claims = claims,
+                        ProfileResult::Error(message) => {
+                            return Ok(Outcome::Fail(Failure {
+                                error: "access_denied".into(),
+                                description: message,
+                            }));
+                        }
+                        ProfileResult::Block(message) => return Ok(Outcome::Block { message }),
+                    }
+                    state.step += 1;
+                }
+                StepKind::SendClaims => return self.send_claims(state).map(Outcome::SendClaims),
+            }
+        }
+    }
+
+    /// Input claims of a self-asserted profile fill its page: values of the bag, else defaults.
+    fn prefill(
+        &self,
+        state: &mut JourneyState,
+        profile: &TechnicalProfile,
+    ) -> Result<(), EngineError> {
+        for input in &profile.input_claims {
+            if has_value(&state.claims, &input.claim_type) && !input.always_use_default_value {
+                continue;
+            }
+            if let Some(default) = &input.default_value {
+                let value = state.context.resolve(default, &state.claims);
+                if !value.is_empty() {
+                    state
+                        .claims
+                        .insert(input.claim_type.clone(), Value::String(value));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The page of a self-asserted profile (or a bare selection page), with the current values.
+    fn page(
+        &self,
+        state: &JourneyState,
+        profile_id: &TechnicalProfileId,
+        error: Option<String>,
+        field_errors: BTreeMap<ClaimTypeId, String>,
+    ) -> Result<Page, EngineError> {
+        let steps = self.steps()?;
+        let step = steps.get(state.step);
+        let kind = match step.map(|s| s.kind) {
+            Some(StepKind::CombinedSignInAndSignUp | StepKind::ClaimsProviderSelection) => {
+                PageKind::SignIn
+            }
+            _ => PageKind::SelfAsserted,
+        };
+        let selections = match step {
+            Some(step) if kind == PageKind::SignIn => self.selections(step, steps)?,
+            _ => Vec::new(),
+        };
+        let Some(profile) = self.policy.technical_profile(profile_id) else {
+            return Ok(Page {
+                technical_profile: profile_id.clone(),
+                kind,
+                title: "Sign in".into(),
+                fields: Vec::new(),
+                selections,
+                error,
+            });
+        };
+        let mut fields = Vec::new();
+        for claim in page_claims(profile) {
+            let Some(claim_type) = self.policy.claims_schema.get(&claim.claim_type) else {
+                return Err(EngineError::Policy(format!(
+                    "{}: technical profile '{}' shows claim '{}', which the claims schema does not define",
+                    claim.span, profile.id, claim.claim_type
+                )));
+            };
+            let input = claim_type.user_input_type.unwrap_or(UserInputType::TextBox);
+            let value = if claim_type.is_secret() {
+                None
+            } else {
+                state.claims.get(&claim.claim_type).and_then(text)
+            };
+            fields.push(Field {
+                name: claim_type.id.to_string(),
+                label: claim_type.display_name.clone(),
+                input,
+                value,
+                required: claim.required,
+                help_text: claim_type.user_help_text.clone(),
+                options: claim_type.enumeration.clone(),
+                error: field_errors.get(&claim.claim_type).cloned(),
+            });
+        }
+        Ok(Page {
+            technical_profile: profile.id.clone(),
+            kind,
+            title: profile.display_name.clone(),
+            fields,
+            selections,
+            error,
+        })
+    }
+
+    fn selections(
+        &self,
+        step: &OrchestrationStep,
+        steps: &[OrchestrationStep],
+    ) -> Result<Vec<Selection>, EngineError> {
+        let mut out = Vec::new();
+        for id in &step.claims_provider_selections {
+            let exchange = steps
+                .iter()
+                .flat_map(|s| s.claims_exchanges.iter())
+                .find(|e| e.id.eq_ignore_ascii_case(id))
+                .ok_or_else(|| {
+                    EngineError::Policy(format!(
+                        "{}: step {} offers '{id}', which no later step's claims exchange defines",
+                        step.span, step.order
+                    ))
+                })?;
+            let profile = self.profile(&exchange.technical_profile)?;
+            out.push(Selection {
+                exchange: exchange.id.clone(),
+                label: profile.display_name.clone(),
+                sign_up: profile.kind == TechnicalProfileKind::SelfAsserted,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Handles a page submit. `Some(outcome)` stops here (the page again, or a block).
+    async fn submit(
+        &self,
+        state: &mut JourneyState,
+        profile_id: &TechnicalProfileId,
+        form: &BTreeMap<String, String>,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let profile = self.profile(profile_id)?;
+        let mut fields = Vec::new();
+        for claim in page_claims(profile) {
+            if let Some(t) = self.policy.claims_schema.get(&claim.claim_type) {
+                fields.push((t, claim.required));
+            }
+        }
+        let mut working = state.claims.clone();
+        match validate::collect(&fields, form)? {
+            Ok(values) => working.extend(values),
+            Err(field_errors) => {
+                // Keep what the user typed (never passwords) so they only fix what is wrong.
+                for (t, _) in &fields {
+                    if let Some(raw) = form
+                        .iter()
+                        .find(|(k, _)| t.id == k.as_str())
+                        .map(|(_, v)| v)
+                        && !t.is_secret() {
+                            state
+                                .claims
+                                .insert(t.id.clone(), Value::String(raw.trim().to_owned()));
+                        }
+                }
+                let page = self.page(state, profile_id, None, field_errors)?;
+                return Ok(Some(Outcome::Page(page)));
+            }
+        }
+        let step_name = format!(
+            "{}",
+            self.steps()?
+                .get(state.step)
+                .map(|s| s.order)
+                .unwrap_or_default()
+        );
+        for validation in &profile.validation_technical_profiles {
+            if skip(&validation.preconditions, &working) {
+                continue;
+            }
+            let target = self.profile(&validation.reference_id)?;
+            match self
+                .run_profile(target, &mut working, &state.context, Some(&step_name))
+                .await?
+            {
+                ProfileResult::Done => {
+                    if !validation.continue_on_success {
+                        break;
+                    }
+                }
+                ProfileResult::Error(message) => {
+                    if validation.continue_on_error {
+                        continue;
+                    }
+                    self.keep_public(state, &working);
+                    let page = self.page(state, profile_id, Some(message), BTreeMap::new())?;
+                    return Ok(Some(Outcome::Page(page)));
+                }
+                ProfileResult::Block(message) => return Ok(Some(Outcome::Block { message })),
+            }
+        }
+        if let Some(message) = self.finish_profile(profile, &mut working, &state.context)? {
+            self.keep_public(state, &working);
+            let page = self.page(state, profile_id, Some(message), BTreeMap::new())?;
+            return Ok(Some(Outcome::Page(page)));
+        }
+        self.keep_public(state, &working);
+        Ok(None)
+    }
+
+    /// Commits claims to the state, leaving out secrets: a password never rests in a journey.
+    fn keep_public(&self, state: &mut JourneyState, working: &ClaimValues) {
+        state.claims = working
+            .iter()
+            .filter(|(id, _)| {
+                !self
+                    .policy
+                    .claims_schema
+                    .get(id)
+                    .is_some_and(|t| t.is_secret())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    }
+
+    /// Output claims' defaults and output claims transformations of a profile that ran.
+    fn finish_profile(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &mut ClaimValues,
+        context: &ResolverContext,
+    ) -> Result<Option<String>, EngineError> {
+        for out in &profile.output_claims {
+            if let Some(default) = &out.default_value
+                && (out.always_use_default_value || !has_value(claims, &out.claim_type)) {
+                    let value = context.resolve(default, claims);
+                    let claim_type = self.policy.claims_schema.get(&out.claim_type);
+                    let typed = match claim_type {
+                        Some(t) => validate::parse_value(t, &value).unwrap_or(Value::String(value)),
+                        None => Value::String(value),
+                    };
+                    claims.insert(out.claim_type.clone(), typed);
+                }
+        }
+        self.transformations(&profile.output_claims_transformations, claims)
+    }
+
+    fn transformations(
+        &self,
+        ids: &[trustframe_policy::ClaimsTransformationId],
+        claims: &mut ClaimValues,
+    ) -> Result<Option<String>, EngineError> {
+        for id in ids {
+            let t = self.policy.claims_transformations.get(id).ok_or_else(|| {
+                EngineError::Policy(format!(
+                    "claims transformation '{id}' is referenced but not defined"
+                ))
+            })?;
+            if let Err(failed) = transform::apply(t, claims)? {
+                return Ok(Some(failed.0));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs a non-page technical profile over `claims`.
+    async fn run_profile(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &mut ClaimValues,
+        context: &ResolverContext,
+        step: Option<&str>,
+    ) -> Result<ProfileResult, EngineError> {
+        if let Some(message) =
+            self.transformations(&profile.input_claims_transformations, claims)?
+        {
+            return Ok(ProfileResult::Error(message));
+        }
+        match profile.kind {
+            TechnicalProfileKind::Restful => {
+                let outcome = self
+                    .env
+                    .rest
+                    .exchange(RestRequest {
+                        profile,
+                        schema: &self.policy.claims_schema,
+                        claims,
+                        context,
+                        step,
+                    })
+                    .await?;
+                match outcome {
+                    RestOutcome::Continue {
+                        claims: returned,
+                        cleared,
+                    } => {
+                        for id in cleared {
+                            claims.remove(&id);
+                        }
+                        claims.extend(returned);
+                    }
+                    RestOutcome::ValidationError { user_message }
+                    | RestOutcome::Failed { user_message } => {
+                        return Ok(ProfileResult::Error(user_message));
+                    }
+                    RestOutcome::Block { user_message } => {
+                        return Ok(ProfileResult::Block(user_message));
+                    }
+                }
+            }
+            TechnicalProfileKind::PasswordCheck => {
+                let name = self.input_value(
+                    profile,
+                    claims,
+                    context,
+                    &["signInName", "username", "email"],
+                );
+                let password = self.input_value(profile, claims, context, &["password"]);
+                let (Some(name), Some(password)) = (name, password) else {
+                    return Ok(ProfileResult::Error(messages::NO_SUCH_USER.into()));
+                };
+                match self.env.directory.verify_password(&name, &password).await? {
+                    PasswordCheck::Valid(user) => self.load_user(profile, claims, user),
+                    PasswordCheck::NoSuchUser => {
+                        let m = profile
+                            .metadata
+                            .get("UserMessageIfClaimsPrincipalDoesNotExist");
+                        return Ok(ProfileResult::Error(
+                            m.unwrap_or(messages::NO_SUCH_USER).to_owned(),
+                        ));
+                    }
+                    PasswordCheck::WrongPassword => {
+                        let m = profile.metadata.get("UserMessageIfInvalidPassword");
+                        return Ok(ProfileResult::Error(
+                            m.unwrap_or(messages::WRONG_PASSWORD).to_owned(),
+                        ));
+                    }
+                }
+            }
+            TechnicalProfileKind::Directory => {
+                if let Some(result) = self.run_directory(profile, claims, context).await? {
+                    return Ok(result);
+                }
+            }
+            TechnicalProfileKind::ClaimsTransformation | TechnicalProfileKind::NoOp => {}
+            ref other => {
+                return Err(EngineError::Policy(format!(
+                    "{}: technical profile '{}' ({other:?}) cannot run as a claims exchange",
+                    profile.span, profile.id
+                )));
+            }
+        }
+        match self.finish_profile(profile, claims, context)? {
+            Some(message) => Ok(ProfileResult::Error(message)),
+            None => Ok(ProfileResult::Done),
+        }
+    }
+
+    /// The value an input claim sends, found by its partner name or claim type id.
+    fn input_value(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &ClaimValues,
+        context: &ResolverContext,
+        names: &[&str],
+    ) -> Option<String> {
+        profile
+            .input_claims
+            .iter()
+            .find(|c| {
+                names
+                    .iter()
+                    .any(|n| c.partner_name().eq_ignore_ascii_case(n) || c.claim_type == *n)
+            })
+            .and_then(|c| self.claim_or_default(c, claims, context))
+    }
+
+    fn claim_or_default(
+        &self,
+        c: &ClaimRef,
+        claims: &ClaimValues,
+        context: &ResolverContext,
+    ) -> Option<String> {
+        let own = if c.always_use_default_value {
+            None
+        } else {
+            claims.get(&c.claim_type).and_then(text)
+        };
+        own.filter(|v| !v.is_empty())
+            .or_else(|| c.default_value.as_ref().map(|d| context.resolve(d, claims)))
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Copies a directory user's attributes to the profile's output claims.
+    fn load_user(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &mut ClaimValues,
+        user: crate::env::DirectoryUser,
+    ) {
+        claims.insert("objectId".into(), Value::String(user.object_id.clone()));
+        for out in &profile.output_claims {
+            let key = out.partner_name();
+            if let Some((_, v)) = user
+                .attributes
+                .iter()
+                .find(|(k, _)| k.as_str().eq_ignore_ascii_case(key))
+            {
+                claims.insert(out.claim_type.clone(), v.clone());
+            } else if (key.eq_ignore_ascii_case("signInNames.emailAddress")
+                || key.eq_ignore_ascii_case("email"))
+                && let Some(i) = user
+                    .identities
+                    .iter()
+                    .find(|i| i.sign_in_type == "emailAddress")
+                {
+                    claims.insert(
+                        out.claim_type.clone(),
+                        Value::String(i.issuer_assigned_id.clone()),
+                    );
+                }
+        }
+    }
+
+    async fn run_directory(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &mut ClaimValues,
+        context: &ResolverContext,
+    ) -> Result<Option<ProfileResult>, EngineError> {
+        let operation = profile
+            .metadata
+            .get("Operation")
+            .unwrap_or("Read")
+            .to_ascii_lowercase();
+        // The key claim: the object id, or a sign-in name (`signInNames.emailAddress`).
+        let mut object_id = None;
+        let mut sign_in = None;
+        for input in &profile.input_claims {
+            let Some(value) = self.claim_or_default(input, claims, context) else {
+                continue;
+            };
+            let partner = input.partner_name();
+            if partner.eq_ignore_ascii_case("objectId") {
+                object_id = Some(value);
+            } else if let Some(kind) = partner.strip_prefix("signInNames.") {
+                sign_in = Some((kind.to_owned(), value));
+            }
+        }
+        let tenant = context.tenant_name.clone();
+        let existing = match (&object_id, &sign_in) {
+            (Some(id), _) => self.env.directory.read(id).await?,
+            (None, Some((kind, value))) => {
+                let identity = Identity {
+                    sign_in_type: kind.clone(),
+                    issuer: tenant.clone(),
+                    issuer_assigned_id: value.clone(),
+                };
+                self.env.directory.find_by_identity(&identity).await?
+            }
+            (None, None) => None,
+        };
+        if existing.is_some()
+            && profile
+                .metadata
+                .flag("RaiseErrorIfClaimsPrincipalAlreadyExists", false)
+        {
+            let m = profile
+                .metadata
+                .get("UserMessageIfClaimsPrincipalAlreadyExists")
+                .unwrap_or(messages::USER_EXISTS);
+            return Ok(Some(ProfileResult::Error(m.to_owned())));
+        }
+        if existing.is_none()
+            && profile
+                .metadata
+                .flag("RaiseErrorIfClaimsPrincipalDoesNotExist", false)
+        {
+            let m = profile
+                .metadata
+                .get("UserMessageIfClaimsPrincipalDoesNotExist")
+                .unwrap_or(messages::NO_SUCH_USER);
+            return Ok(Some(ProfileResult::Error(m.to_owned())));
+        }
+        match operation.as_str() {
+            "write" => {
+                let mut attributes = ClaimValues::new();
+                let mut password = None;
+                for persisted in &profile.persisted_claims {
+                    let partner = persisted.partner_name();
+                    let value = if persisted.always_use_default_value
+                        || !has_value(claims, &persisted.claim_type)
+                    {
+                        match self.claim_or_default(persisted, claims, context) {
+                            Some(v) => Value::String(v),
+                            None => continue,
+                        }
+                    } else {
+                        claims
+                            .get(&persisted.claim_type)
+                            .cloned()
+                            .unwrap_or(Value::Null)
+                    };
+                    if partner.eq_ignore_ascii_case("password") {
+                        password = text(&value);
+                    } else if partner.eq_ignore_ascii_case("objectId")
+                        || partner.starts_with("signInNames.")
+                    {
+                        continue;
+                    } else {
+                        attributes.insert(ClaimTypeId::new(partner), value);
+                    }
+                }
+                match existing {
+                    Some(user) => {
+                        self.env
+                            .directory
+                            .write(&user.object_id, attributes)
+                            .await?;
+                        if let Some(p) = password {
+                            self.env.directory.set_password(&user.object_id, &p).await?;
+                        }
+                        claims.insert("objectId".into(), Value::String(user.object_id));
+                    }
+                    None => {
+                        let Some((kind, value)) = sign_in else {
+                            return Err(EngineError::Policy(format!(
+                                "{}: directory write '{}' has no key claim to create a user with",
+                                profile.span, profile.id
+                            )));
+                        };
+                        let identity = Identity {
+                            sign_in_type: kind,
+                            issuer: tenant,
+                            issuer_assigned_id: value,
+                        };
+                        match self
+                            .env
+                            .directory
+                            .create(vec![identity], password, attributes)
+                            .await?
+                        {
+                            CreateResult::Created(user) => {
+                                claims.insert("objectId".into(), Value::String(user.object_id));
+                                claims.insert("newUser".into(), Value::Bool(true));
+                            }
+                            CreateResult::AlreadyExists => {
+                                let m = profile
+                                    .metadata
+                                    .get("UserMessageIfClaimsPrincipalAlreadyExists")
+                                    .unwrap_or(messages::USER_EXISTS);
+                                return Ok(Some(ProfileResult::Error(m.to_owned())));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(user) = existing {
+                    self.load_user(profile, claims, user);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn send_claims(&self, state: &mut JourneyState) -> Result<Issued, EngineError> {
+        let rp = &self.policy.relying_party;
+        let mut claims = state.claims.clone();
+        if let Some(message) =
+            self.transformations(&rp.output_claims_transformations, &mut claims)?
+        {
+            return Err(EngineError::Policy(message));
+        }
+        let object_id = claims
+            .get(&ClaimTypeId::new("objectId"))
+            .and_then(text)
+            .ok_or_else(|| {
+                EngineError::Policy(format!(
+                    "{}: the journey reached SendClaims without a user (objectId)",
+                    rp.span
+                ))
+            })?;
+        let mut out = serde_json::Map::new();
+        for c in &rp.output_claims {
+            let value = match claims
+                .get(&c.claim_type)
+                .filter(|v| !v.is_null() && !c.always_use_default_value)
+            {
+                Some(v) => v.clone(),
+                None => match &c.default_value {
+                    Some(d) => Value::String(state.context.resolve(d, &claims)),
+                    None => continue,
+                },
+            };
+            out.insert(c.partner_name().to_owned(), value);
+        }
+        state.claims = claims;
+        Ok(Issued {
+            object_id,
+            claims: out,
+        })
+    }
+}
