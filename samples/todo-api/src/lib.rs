@@ -1,1 +1,189 @@
-//! placeholder
+//! The sample API of "Secure a Node.js web API" (seed 003, CONTRACTS.md §7), in Rust.
+//!
+//! `GET /api/values` answers `["Value1","Value2"]` to callers with a valid access token of the
+//! configured provider; no or an invalid token gets 401. With a policy configured (the docs'
+//! optional authorization step), a valid token from another policy gets 403
+//! `{"error":"insufficient permissions"}`. CORS is open to any origin with the docs' headers,
+//! and every request is logged on one line (method, path, status, time), never its token.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use clap::Parser;
+//! let config = todo_api::Config::parse_from([
+//!     "todo-api",
+//!     "--metadata", "https://contoso.b2clogin.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration?p=B2C_1_susi",
+//!     "--client-id", "0239a9cc-309c-4d41-87f1-31288feb2e82",
+//! ]);
+//! let guard = todo_api::guard(&config)?;
+//! let app: axum::Router = todo_api::router(&guard);
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use http::Method;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, ORIGIN};
+use tower_http::cors::{Any, CorsLayer};
+use trustframe_guard::{Guard, GuardError};
+
+/// Settings of the sample API, from flags or environment variables.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "todo-api",
+    version,
+    about = "The B2C docs' sample API, protected by trustframe-guard"
+)]
+pub struct Config {
+    /// The OpenID metadata URL of the policy, e.g.
+    /// https://{host}/{tenant}/{policy}/v2.0/.well-known/openid-configuration
+    /// or https://{host}/{tenant}/v2.0/.well-known/openid-configuration?p={policy}
+    #[arg(long, env = "TODO_API_METADATA", required_unless_present = "no_auth")]
+    pub metadata: Option<String>,
+
+    /// The API's client (application) id: the `aud` its tokens must carry.
+    #[arg(long, env = "TODO_API_CLIENT_ID", required_unless_present = "no_auth")]
+    pub client_id: Option<String>,
+
+    /// Only accept tokens of this policy (`tfp`/`acr`); others get 403.
+    #[arg(long, env = "TODO_API_POLICY")]
+    pub policy: Option<String>,
+
+    /// The address to listen on.
+    #[arg(long, env = "TODO_API_LISTEN", default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+
+    /// A PEM file of CA certificates to trust, besides the system's, when fetching the metadata
+    /// and keys (a provider behind a private CA).
+    #[arg(long, env = "TODO_API_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// BENCHMARK ONLY: serve without any token check, to measure the guard's cost.
+    /// Never use it for anything else.
+    #[arg(long, conflicts_with_all = ["metadata", "client_id", "policy", "ca_file"])]
+    pub no_auth: bool,
+}
+
+/// The guard this API uses: the configured provider, audience and policy, and the sample's
+/// 403 body `{"error":"insufficient permissions"}`. Must run inside a Tokio runtime.
+pub fn guard(config: &Config) -> Result<Guard, GuardError> {
+    let (Some(metadata), Some(client_id)) = (&config.metadata, &config.client_id) else {
+        return Err(GuardError::Config(
+            "the metadata URL and the client id are required".into(),
+        ));
+    };
+    let mut builder = Guard::builder(metadata.as_str())
+        .audience(client_id.as_str())
+        .forbidden_body(serde_json::json!({"error": "insufficient permissions"}));
+    if let Some(policy) = &config.policy {
+        builder = builder.policy(policy.as_str());
+    }
+    if let Some(ca_file) = &config.ca_file {
+        builder = builder.ca_file(ca_file);
+    }
+    builder.build()
+}
+
+/// The API, `GET /api/values` behind `guard` (see [`guard`]).
+pub fn router(guard: &Guard) -> Router {
+    around(routes().route_layer(guard.layer()))
+}
+
+/// BENCHMARK ONLY: the same API without any token check, the baseline of `bench/load.sh`.
+#[doc(hidden)]
+pub fn unguarded_router() -> Router {
+    around(routes())
+}
+
+fn routes() -> Router {
+    Router::new().route("/api/values", get(values))
+}
+
+async fn values() -> Json<[&'static str; 2]> {
+    Json(["Value1", "Value2"])
+}
+
+/// CORS, then the request log, around everything (preflights never need a token).
+fn around(router: Router) -> Router {
+    router.layer(cors()).layer(middleware::from_fn(log_request))
+}
+
+/// The docs' CORS: any origin, and the headers a browser client sends.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET])
+        .allow_headers([
+            AUTHORIZATION,
+            ORIGIN,
+            HeaderName::from_static("x-requested-with"),
+            CONTENT_TYPE,
+            ACCEPT,
+        ])
+}
+
+/// One line per request, like morgan's `dev` format: `GET /api/values 200 0.412 ms`.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        "{method} {path} {} {:.3} ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn flags_configure_the_api() {
+        let config = Config::try_parse_from([
+            "todo-api",
+            "--metadata",
+            "https://login.example.com/t/B2C_1_susi/v2.0/.well-known/openid-configuration",
+            "--client-id",
+            "abc",
+            "--policy",
+            "B2C_1_susi",
+            "--listen",
+            "0.0.0.0:8080",
+        ])
+        .unwrap();
+        assert_eq!(config.client_id.as_deref(), Some("abc"));
+        assert_eq!(config.policy.as_deref(), Some("B2C_1_susi"));
+        assert_eq!(config.listen, "0.0.0.0:8080".parse().unwrap());
+        assert!(!config.no_auth);
+    }
+
+    #[test]
+    fn metadata_and_client_id_are_required_unless_benchmarking() {
+        let missing = Config::try_parse_from(["todo-api", "--client-id", "abc"]).unwrap_err();
+        assert!(missing.to_string().contains("--metadata"), "{missing}");
+        let baseline = Config::try_parse_from(["todo-api", "--no-auth"]).unwrap();
+        assert!(baseline.no_auth);
+        assert_eq!(baseline.listen, "127.0.0.1:5000".parse().unwrap());
+        assert!(
+            Config::try_parse_from(["todo-api", "--no-auth", "--policy", "p"]).is_err(),
+            "--no-auth cannot be mixed with auth settings"
+        );
+    }
+
+    #[tokio::test]
+    async fn building_a_guard_without_settings_is_an_error() {
+        let baseline = Config::try_parse_from(["todo-api", "--no-auth"]).unwrap();
+        assert!(matches!(guard(&baseline), Err(GuardError::Config(_))));
+    }
+}

@@ -1,0 +1,213 @@
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use serde_json::{Value, json};
+use todo_api::Config;
+use trustframe_guard::test_issuer::{AUDIENCE, POLICY, TestIssuer};
+
+/// Starts the API the way `main` does, for `issuer`, optionally requiring a policy.
+async fn spawn(issuer: &TestIssuer, policy: Option<&str>) -> String {
+    let mut args = vec![
+        "todo-api".to_owned(),
+        "--metadata".into(),
+        issuer.metadata_url_with_query(),
+        "--client-id".into(),
+        AUDIENCE.into(),
+    ];
+    if let Some(policy) = policy {
+        args.extend(["--policy".into(), policy.into()]);
+    }
+    let config = Config::try_parse_from(args).unwrap();
+    let guard = todo_api::guard(&config).unwrap();
+    guard.ready().await.unwrap();
+    serve(todo_api::router(&guard)).await
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+async fn get(base: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .get(format!("{base}/api/values"))
+        .header("origin", "https://app.example.com");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_valid_token_gets_the_values() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn(&issuer, Some(POLICY)).await;
+    let response = get(&base, Some(&issuer.token().sign())).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!(["Value1", "Value2"])
+    );
+}
+
+#[tokio::test]
+async fn a_token_of_another_policy_gets_insufficient_permissions() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn(&issuer, Some("B2C_1_susi_with_MFA")).await;
+    let response = get(&base, Some(&issuer.token().sign())).await;
+    assert_eq!(response.status(), 403);
+    assert!(
+        header(&response, "www-authenticate")
+            .is_some_and(|h| h.starts_with(r#"Bearer error="insufficient_scope""#))
+    );
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"error": "insufficient permissions"})
+    );
+    let mfa = issuer.token().policy("B2C_1_susi_with_MFA").sign();
+    assert_eq!(get(&base, Some(&mfa)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn without_a_policy_any_policy_of_the_tenant_is_accepted() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn(&issuer, None).await;
+    let other = issuer.token().policy("B2C_1_profile_edit").sign();
+    assert_eq!(get(&base, Some(&other)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn no_token_or_an_invalid_one_gets_401() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn(&issuer, Some(POLICY)).await;
+
+    let response = get(&base, None).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        header(&response, "www-authenticate").as_deref(),
+        Some("Bearer")
+    );
+    // Browsers may read the refusal: CORS headers are on errors too.
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+
+    // The docs' check: add "INVALID" to a valid token.
+    let invalid = format!("{}INVALID", issuer.token().sign());
+    let response = get(&base, Some(&invalid)).await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        header(&response, "www-authenticate")
+            .is_some_and(|h| h.starts_with(r#"Bearer error="invalid_token""#))
+    );
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_the_docs_headers_without_a_token() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn(&issuer, Some(POLICY)).await;
+    let response = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{base}/api/values"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "GET")
+        .header(
+            "access-control-request-headers",
+            "authorization,x-requested-with",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let allowed = header(&response, "access-control-allow-headers").unwrap();
+    let allowed: Vec<&str> = allowed.split(',').map(str::trim).collect();
+    assert_eq!(
+        allowed,
+        [
+            "authorization",
+            "origin",
+            "x-requested-with",
+            "content-type",
+            "accept"
+        ]
+    );
+    assert!(
+        header(&response, "access-control-allow-methods")
+            .unwrap()
+            .contains("GET")
+    );
+}
+
+/// Collects what the API logs.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_request_is_logged_on_one_line_without_its_token() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The test runtime has one thread: the server's tasks log through this subscriber.
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn(&issuer, Some("B2C_1_susi_with_MFA")).await;
+    let token = issuer.token().sign();
+    assert_eq!(get(&base, Some(&token)).await.status(), 403);
+    assert_eq!(get(&base, None).await.status(), 401);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" /api/values "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("GET /api/values 403 "), "{log}");
+    assert!(lines[1].contains("GET /api/values 401 "), "{log}");
+    // The reason of each refusal is logged, the token never.
+    assert!(log.contains("reason=\"policy\""), "{log}");
+    assert!(!log.contains(&token), "{log}");
+    assert!(!log.contains(token.split('.').nth(2).unwrap()), "{log}");
+}
+
+#[tokio::test]
+async fn the_benchmark_baseline_serves_without_a_token() {
+    let base = serve(todo_api::unguarded_router()).await;
+    let response = get(&base, None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!(["Value1", "Value2"])
+    );
+}
