@@ -139,7 +139,7 @@ impl KeyRing {
             .retire_signing_keys_except(&record.kid, now)
             .await?;
         self.store
-            .delete_signing_keys_retired_before(now - self.publish_for)
+            .delete_signing_keys_retired_before(self.unpublished_before(now))
             .await?;
         self.reload(now).await?;
         tracing::info!(kid = %record.kid, "signing key rotated");
@@ -150,12 +150,18 @@ impl KeyRing {
     pub async fn prune(&self, now: i64) -> Result<u64, OidcError> {
         let deleted = self
             .store
-            .delete_signing_keys_retired_before(now - self.publish_for)
+            .delete_signing_keys_retired_before(self.unpublished_before(now))
             .await?;
         if deleted > 0 {
             self.reload(now).await?;
         }
         Ok(deleted)
+    }
+
+    /// Keys retired before this time are no longer published (see [`KeyRing::jwks`]): a key
+    /// retired at `r` is published while `now < r + publish_for`.
+    fn unpublished_before(&self, now: i64) -> i64 {
+        now - self.publish_for + 1
     }
 
     /// The key id new tokens are signed with.
