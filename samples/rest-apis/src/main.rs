@@ -1,5 +1,6 @@
 //! `trustframe-samples --listen 127.0.0.1:7070`: serves every sample REST API.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -38,7 +39,9 @@ async fn main() -> ExitCode {
         }
     };
     let local = listener.local_addr().unwrap_or(listen);
-    println!("Trustframe sample REST APIs on http://{local}");
+    // Written with `let _ =`: a closed stdout must not stop the server.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Trustframe sample REST APIs on http://{local}");
     for path in [
         "POST /validate-accesscode",
         "POST /GetProfile",
@@ -47,8 +50,10 @@ async fn main() -> ExitCode {
         "POST /api-connector/capitalize-names",
         "POST /api-connector/loyalty-number",
     ] {
-        println!("  {path}");
+        let _ = writeln!(out, "  {path}");
     }
+    let _ = out.flush();
+    drop(out);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -5,6 +5,7 @@
 mod api_connector;
 mod auth;
 mod helpers;
+mod metrics;
 mod output_claims;
 mod resilience;
 mod restful;
