@@ -100,7 +100,7 @@ pub struct Failure {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PageKind {
     /// The combined sign-in page (with sign-up link and providers).
@@ -108,7 +108,7 @@ pub enum PageKind {
     SelfAsserted,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page {
     pub technical_profile: TechnicalProfileId,
     pub kind: PageKind,
@@ -119,7 +119,7 @@ pub struct Page {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Field {
     /// The claim type id: also the input's name.
     pub name: String,
@@ -132,7 +132,7 @@ pub struct Field {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Selection {
     /// The claims exchange id to send back with [`Input::Select`].
     pub exchange: String,
@@ -494,11 +494,12 @@ impl<'a> Engine<'a> {
                         .iter()
                         .find(|(k, _)| t.id == k.as_str())
                         .map(|(_, v)| v)
-                        && !t.is_secret() {
-                            state
-                                .claims
-                                .insert(t.id.clone(), Value::String(raw.trim().to_owned()));
-                        }
+                        && !t.is_secret()
+                    {
+                        state
+                            .claims
+                            .insert(t.id.clone(), Value::String(raw.trim().to_owned()));
+                    }
                 }
                 let page = self.page(state, profile_id, None, field_errors)?;
                 return Ok(Some(Outcome::Page(page)));
@@ -569,15 +570,16 @@ impl<'a> Engine<'a> {
     ) -> Result<Option<String>, EngineError> {
         for out in &profile.output_claims {
             if let Some(default) = &out.default_value
-                && (out.always_use_default_value || !has_value(claims, &out.claim_type)) {
-                    let value = context.resolve(default, claims);
-                    let claim_type = self.policy.claims_schema.get(&out.claim_type);
-                    let typed = match claim_type {
-                        Some(t) => validate::parse_value(t, &value).unwrap_or(Value::String(value)),
-                        None => Value::String(value),
-                    };
-                    claims.insert(out.claim_type.clone(), typed);
-                }
+                && (out.always_use_default_value || !has_value(claims, &out.claim_type))
+            {
+                let value = context.resolve(default, claims);
+                let claim_type = self.policy.claims_schema.get(&out.claim_type);
+                let typed = match claim_type {
+                    Some(t) => validate::parse_value(t, &value).unwrap_or(Value::String(value)),
+                    None => Value::String(value),
+                };
+                claims.insert(out.claim_type.clone(), typed);
+            }
         }
         self.transformations(&profile.output_claims_transformations, claims)
     }
@@ -750,12 +752,12 @@ impl<'a> Engine<'a> {
                     .identities
                     .iter()
                     .find(|i| i.sign_in_type == "emailAddress")
-                {
-                    claims.insert(
-                        out.claim_type.clone(),
-                        Value::String(i.issuer_assigned_id.clone()),
-                    );
-                }
+            {
+                claims.insert(
+                    out.claim_type.clone(),
+                    Value::String(i.issuer_assigned_id.clone()),
+                );
+            }
         }
     }
 

@@ -61,9 +61,10 @@ pub fn apply(
                 _ => Vec::new(),
             };
             if let Some(v) = string_of(claims.get(item))
-                && !items.iter().any(|i| i.as_str() == Some(v.as_str())) {
-                    items.push(Value::String(v));
-                }
+                && !items.iter().any(|i| i.as_str() == Some(v.as_str()))
+            {
+                items.push(Value::String(v));
+            }
             if !items.is_empty() {
                 claims.insert(out.clone(), Value::Array(items));
             }

@@ -143,10 +143,11 @@ pub fn collect(
             continue;
         }
         if let Some(p) = &claim.pattern
-            && !pattern_matches(&p.regex, raw)? {
-                errors.insert(claim.id.clone(), p.help_text.clone());
-                continue;
-            }
+            && !pattern_matches(&p.regex, raw)?
+        {
+            errors.insert(claim.id.clone(), p.help_text.clone());
+            continue;
+        }
         if let Some(v) = &claim.predicate_validation {
             let messages = predicate_messages(v, raw)?;
             if !messages.is_empty() {

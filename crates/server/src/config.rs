@@ -1,0 +1,441 @@
+//! `trustframe.toml`: every key is documented, with its default, in `docs/trustframe.toml`.
+//!
+//! Loading: the file, then `TRUSTFRAME__SECTION__KEY` environment overrides, then validation.
+//! Relative paths resolve against the config file's folder. A bad config fails at start with
+//! the key and the reason.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use trustframe_oidc::{Application, TokenSettings};
+use trustframe_policy::userflow::{ApiConnector, ApiConnectorAuth, UserAttribute, UserFlow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    pub tenant: TenantConfig,
+    #[serde(default)]
+    pub tokens: TokenSettings,
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    #[serde(default)]
+    pub passwords: PasswordConfig,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub applications: Vec<Application>,
+    #[serde(default)]
+    pub user_attributes: Vec<UserAttribute>,
+    #[serde(default)]
+    pub user_flows: Vec<UserFlow>,
+    #[serde(default)]
+    pub api_connectors: Vec<ApiConnector>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base of the issuer and of every endpoint URL.
+    pub public_url: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Development mode: plain HTTP to REST APIs allowed, `{Context:DeploymentMode}` is
+    /// `Development`.
+    pub development: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_url: "https://localhost:8443".into(),
+            tls_cert: None,
+            tls_key: None,
+            development: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://file.db` (relative to the config's folder) or `postgres://…`.
+    pub url: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://trustframe.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// `contoso`: routes answer to `contoso`, `contoso.onmicrosoft.com` and the tenant id.
+    pub name: String,
+    /// A GUID; generated once and stored when absent.
+    pub id: Option<String>,
+    /// 32 hex digits; generated once and stored when absent.
+    pub extensions_app_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// How long a single sign-on session lasts (B2C's default web app session: 24 hours).
+    pub sso_lifetime_minutes: u32,
+    /// How long a user may take to finish a journey.
+    pub journey_lifetime_minutes: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            sso_lifetime_minutes: 1440,
+            journey_lifetime_minutes: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    /// argon2id memory in KiB (OWASP: 19456 = 19 MiB).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once; 0 = one per CPU core.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// PEM files trusted in addition to the system's roots (private CAs, local development).
+    pub ca_files: Vec<PathBuf>,
+}
+
+/// Applies `TRUSTFRAME__SECTION__KEY=value` overrides: the path is lower-cased and split on
+/// `__`; the value is read as a TOML value when it parses as one, else as a string.
+fn apply_env(
+    doc: &mut toml::Table,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, raw) in vars {
+        let Some(path) = name.strip_prefix("TRUSTFRAME__") else {
+            continue;
+        };
+        let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        let value = match format!("v = {raw}").parse::<toml::Table>() {
+            Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.clone())),
+            Err(_) => toml::Value::String(raw.clone()),
+        };
+        let mut table = &mut *doc;
+        let (last, parents) = match keys.split_last() {
+            Some(split) => split,
+            None => continue,
+        };
+        for key in parents {
+            let entry = table
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        &name,
+                        format!("'{key}' is not a section"),
+                    ));
+                }
+            };
+        }
+        table.insert(last.clone(), value);
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Reads a config file with environment overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(&text, path, std::env::vars())
+    }
+
+    /// Parses config text; `path` names the file in errors and anchors relative paths.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let mut doc: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+        apply_env(&mut doc, env)?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(doc))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                ConfigError::Invalid {
+                    key,
+                    message: e.into_inner().to_string(),
+                }
+            })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.resolve_paths(&base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(p) = self.server.tls_cert.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = self.server.tls_key.as_mut() {
+            resolve(p);
+        }
+        self.outbound.ca_files.iter_mut().for_each(resolve);
+        for c in &mut self.api_connectors {
+            if let ApiConnectorAuth::ClientCertificate { certificate, .. } = &mut c.auth {
+                resolve(certificate);
+            }
+        }
+        if let Some(file) = self.storage.url.strip_prefix("sqlite://") {
+            let file = file.split('?').next().unwrap_or(file);
+            if !file.is_empty() && Path::new(file).is_relative() && !file.starts_with(':') {
+                self.storage.url = format!("sqlite://{}", base.join(file).display());
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if url::Url::parse(&self.server.public_url).is_err() {
+            return Err(ConfigError::invalid(
+                "server.public_url",
+                format!("'{}' is not an absolute URL", self.server.public_url),
+            ));
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::invalid(
+                "server.tls_cert",
+                "tls_cert and tls_key go together: set both (HTTPS) or neither (HTTP)",
+            ));
+        }
+        let name = &self.tenant.name;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ConfigError::invalid(
+                "tenant.name",
+                "must be letters, digits and '-' (like 'contoso')",
+            ));
+        }
+        if let Some(id) = &self.tenant.id
+            && uuid::Uuid::parse_str(id).is_err()
+        {
+            return Err(ConfigError::invalid(
+                "tenant.id",
+                format!("'{id}' is not a GUID"),
+            ));
+        }
+        if let Some(id) = &self.tenant.extensions_app_id
+            && (id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(ConfigError::invalid(
+                "tenant.extensions_app_id",
+                "must be 32 hexadecimal digits (the app id without dashes)",
+            ));
+        }
+        if !self.storage.url.starts_with("sqlite:") && !self.storage.url.starts_with("postgres") {
+            return Err(ConfigError::invalid(
+                "storage.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.passwords.argon2_memory_kib < 8 * self.passwords.argon2_parallelism.max(1)
+            || self.passwords.argon2_iterations == 0
+            || self.passwords.argon2_parallelism == 0
+        {
+            return Err(ConfigError::invalid(
+                "passwords",
+                "argon2 parameters out of range (memory ≥ 8 KiB per lane, iterations ≥ 1, parallelism ≥ 1)",
+            ));
+        }
+        if self.sessions.sso_lifetime_minutes == 0 || self.sessions.journey_lifetime_minutes == 0 {
+            return Err(ConfigError::invalid(
+                "sessions",
+                "lifetimes must be at least one minute",
+            ));
+        }
+        if let Err(errors) = self.tokens.validate()
+            && let Some(e) = errors.into_iter().next()
+        {
+            return Err(ConfigError::invalid("tokens", e.to_string()));
+        }
+        if let Err(errors) = trustframe_oidc::validate_applications(&self.applications)
+            && let Some(e) = errors.into_iter().next()
+        {
+            return Err(ConfigError::invalid("applications", e.to_string()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, f) in self.user_flows.iter().enumerate() {
+            if !seen.insert(f.id.to_ascii_lowercase()) {
+                return Err(ConfigError::invalid(
+                    format!("user_flows[{i}].id"),
+                    format!("'{}' is defined twice", f.id),
+                ));
+            }
+        }
+        for (i, c) in self.api_connectors.iter().enumerate() {
+            let url = url::Url::parse(&c.url).map_err(|e| {
+                ConfigError::invalid(
+                    format!("api_connectors[{i}].url"),
+                    format!("'{}': {e}", c.url),
+                )
+            })?;
+            if url.scheme() != "https" && !(c.allow_insecure || self.server.development) {
+                return Err(ConfigError::invalid(
+                    format!("api_connectors[{i}].url"),
+                    "must be https:// (set allow_insecure = true for a development API over http)",
+                ));
+            }
+            if matches!(c.auth, ApiConnectorAuth::None)
+                && !(c.allow_insecure || self.server.development)
+            {
+                return Err(ConfigError::invalid(
+                    format!("api_connectors[{i}].auth"),
+                    "an API connector needs authentication (basic, bearer, client_certificate, api_key or client_credentials); set allow_insecure = true to call it without",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:8080"
+[tenant]
+name = "contoso"
+[storage]
+url = "sqlite://data/tf.db"
+[[applications]]
+name = "webapp1"
+client_id = "11112222-bbbb-3333-cccc-4444dddd5555"
+redirect_uris = ["https://jwt.ms"]
+"#;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>();
+        Config::parse(
+            text,
+            Path::new("/etc/trustframe/trustframe.toml"),
+            vars.into_iter(),
+        )
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder_and_env_overrides_apply() {
+        let c = parse(
+            MINIMAL,
+            &[
+                ("TRUSTFRAME__TOKENS__ID_TOKEN_LIFETIME_MINUTES", "30"),
+                ("TRUSTFRAME__TENANT__NAME", "fabrikam"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.storage.url, "sqlite:///etc/trustframe/data/tf.db");
+        assert_eq!(c.tokens.id_token_lifetime_minutes, 30);
+        assert_eq!(c.tenant.name, "fabrikam");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = parse(
+            MINIMAL,
+            &[("TRUSTFRAME__TOKENS__ID_TOKEN_LIFETIME_MINUTES", "\"soon\"")],
+        )
+        .err();
+        assert!(
+            err.as_ref().is_some_and(|e| e
+                .to_string()
+                .starts_with("tokens.id_token_lifetime_minutes")),
+            "{err:?}"
+        );
+        let err = parse(
+            &MINIMAL.replace("[tenant]", "[tenant]\nextensions_app_id = \"xyz\""),
+            &[],
+        )
+        .err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().starts_with("tenant.extensions_app_id")),
+            "{err:?}"
+        );
+        let err = parse(&format!("{MINIMAL}\n[[user_flows]]\nid = \"B2C_1_susi\"\ntype = \"sign_in\"\ncolour = \"red\""), &[]).err();
+        assert!(
+            err.as_ref().is_some_and(
+                |e| e.to_string().contains("user_flows[0]") && e.to_string().contains("colour")
+            ),
+            "{err:?}"
+        );
+    }
+}

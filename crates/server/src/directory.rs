@@ -1,0 +1,243 @@
+//! The engine's directory over the store: local accounts with argon2id passwords.
+//!
+//! Hashing runs off the async runtime on a bounded number of blocking threads, so a burst of
+//! sign-ins cannot starve the server; an unknown account is checked against a dummy hash so
+//! that timing does not tell who has an account.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use trustframe_engine::{
+    CreateResult, Directory, DirectoryUser, EnvError, Identity, PasswordCheck,
+};
+use trustframe_policy::ClaimValues;
+use trustframe_store::{NewUser, Store, StoreError, User};
+
+use crate::config::PasswordConfig;
+
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    params: Params,
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<String>,
+}
+
+impl PasswordHasherPool {
+    pub async fn new(config: &PasswordConfig) -> Result<Self, String> {
+        let params = Params::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+            None,
+        )
+        .map_err(|e| format!("passwords: {e}"))?;
+        let permits = match config.max_concurrent_hashes {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
+        let mut pool = Self {
+            params,
+            permits: Arc::new(Semaphore::new(permits)),
+            dummy_hash: Arc::new(String::new()),
+        };
+        let dummy = pool
+            .hash("trustframe-dummy-password".into())
+            .await
+            .map_err(|e| e.to_string())?;
+        pool.dummy_hash = Arc::new(dummy);
+        Ok(pool)
+    }
+
+    fn argon2(params: Params) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, EnvError> {
+        let _permit = self.permits.acquire().await.map_err(EnvError::new)?;
+        let params = self.params.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+            Self::argon2(params)
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+        })
+        .await
+        .map_err(EnvError::new)?
+        .map_err(EnvError::new)
+    }
+
+    /// Verifies in constant time; `None` checks against the dummy hash and returns `false`.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, EnvError> {
+        let _permit = self.permits.acquire().await.map_err(EnvError::new)?;
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
+        let span = tracing::Span::current();
+        let ok = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return false;
+            };
+            // The stored hash carries its own parameters: old hashes keep verifying after a
+            // change of configuration.
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .await
+        .map_err(EnvError::new)?;
+        Ok(ok && known)
+    }
+}
+
+/// The directory of one tenant.
+pub struct StoreDirectory {
+    pub store: Store,
+    pub hasher: PasswordHasherPool,
+    /// `contoso.onmicrosoft.com`: the issuer of local identities.
+    pub domain: String,
+    pub now: fn() -> i64,
+}
+
+fn env_error(e: StoreError) -> EnvError {
+    EnvError::new(format!("directory: {e}"))
+}
+
+fn to_directory_user(user: User) -> DirectoryUser {
+    let identities: Vec<Identity> = user
+        .identities
+        .iter()
+        .map(|i| Identity {
+            sign_in_type: i.sign_in_type.clone(),
+            issuer: i.issuer.clone(),
+            issuer_assigned_id: i.issuer_assigned_id.clone(),
+        })
+        .collect();
+    let mut attributes: ClaimValues = user
+        .attributes
+        .into_iter()
+        .map(|(k, v)| (k.into(), v))
+        .collect();
+    // Graph's shape, for API connectors (CONTRACTS.md §3).
+    attributes.insert(
+        "identities".into(),
+        serde_json::to_value(&identities).unwrap_or(Value::Null),
+    );
+    DirectoryUser {
+        object_id: user.object_id,
+        identities,
+        attributes,
+    }
+}
+
+fn to_map(claims: ClaimValues) -> serde_json::Map<String, Value> {
+    claims
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+#[async_trait]
+impl Directory for StoreDirectory {
+    async fn read(&self, object_id: &str) -> Result<Option<DirectoryUser>, EnvError> {
+        Ok(self
+            .store
+            .user(object_id)
+            .await
+            .map_err(env_error)?
+            .map(to_directory_user))
+    }
+
+    async fn find_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<DirectoryUser>, EnvError> {
+        let user = self
+            .store
+            .user_by_identity(
+                &identity.sign_in_type,
+                &identity.issuer,
+                &identity.issuer_assigned_id,
+            )
+            .await
+            .map_err(env_error)?;
+        Ok(user.map(to_directory_user))
+    }
+
+    async fn verify_password(
+        &self,
+        sign_in_name: &str,
+        password: &str,
+    ) -> Result<PasswordCheck, EnvError> {
+        let user = self
+            .store
+            .user_by_identity("emailAddress", &self.domain, sign_in_name)
+            .await
+            .map_err(env_error)?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let ok = self.hasher.verify(password.to_owned(), hash).await?;
+        Ok(match (user, ok) {
+            (Some(user), true) => PasswordCheck::Valid(to_directory_user(user)),
+            (Some(_), false) => PasswordCheck::WrongPassword,
+            (None, _) => PasswordCheck::NoSuchUser,
+        })
+    }
+
+    async fn create(
+        &self,
+        identities: Vec<Identity>,
+        password: Option<String>,
+        attributes: ClaimValues,
+    ) -> Result<CreateResult, EnvError> {
+        let password_hash = match password {
+            Some(p) => Some(self.hasher.hash(p).await?),
+            None => None,
+        };
+        let new = NewUser {
+            object_id: uuid::Uuid::new_v4().to_string(),
+            identities: identities
+                .into_iter()
+                .map(|i| trustframe_store::Identity {
+                    sign_in_type: i.sign_in_type,
+                    issuer: i.issuer,
+                    issuer_assigned_id: i.issuer_assigned_id,
+                })
+                .collect(),
+            password_hash,
+            attributes: to_map(
+                attributes
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .collect(),
+            ),
+            created_at: (self.now)(),
+        };
+        match self.store.create_user(&new).await {
+            Ok(user) => Ok(CreateResult::Created(to_directory_user(user))),
+            Err(StoreError::Conflict) => Ok(CreateResult::AlreadyExists),
+            Err(e) => Err(env_error(e)),
+        }
+    }
+
+    async fn write(&self, object_id: &str, attributes: ClaimValues) -> Result<(), EnvError> {
+        self.store
+            .update_user_attributes(object_id, &to_map(attributes))
+            .await
+            .map_err(env_error)
+    }
+
+    async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError> {
+        let hash = self.hasher.hash(password.to_owned()).await?;
+        self.store
+            .set_password_hash(object_id, &hash)
+            .await
+            .map_err(env_error)
+    }
+}

@@ -1,0 +1,103 @@
+//! Routes in B2C's URL shapes (ARCHITECTURE.md "URL shapes"). Tenant and policy are matched
+//! without regard to case; unknown query parameters are ignored.
+
+mod home;
+mod journey;
+mod protocol;
+mod viewer;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::cors::CorsLayer;
+
+use crate::AppState;
+
+pub type State = axum::extract::State<Arc<AppState>>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    // Metadata, keys and the token endpoint are read by browsers' JavaScript (SPAs): open CORS.
+    let cors = CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers(tower_http::cors::Any);
+    let api = Router::new()
+        .route(
+            "/{tenant}/{policy}/v2.0/.well-known/openid-configuration",
+            get(protocol::discovery),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(protocol::discovery_p),
+        )
+        .route(
+            "/{tenant}/{policy}/discovery/v2.0/keys",
+            get(protocol::keys),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(protocol::keys_p))
+        .route(
+            "/{tenant}/{policy}/oauth2/v2.0/token",
+            post(protocol::token),
+        )
+        .route("/{tenant}/oauth2/v2.0/token", post(protocol::token_p))
+        .layer(cors);
+    Router::new()
+        .merge(api)
+        .route("/", get(home::home))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(home::metrics))
+        .route("/token-viewer", get(viewer::show).post(viewer::receive))
+        .route(
+            "/{tenant}/{policy}/oauth2/v2.0/authorize",
+            get(journey::authorize_get).post(journey::authorize_post),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(journey::authorize_get_p).post(journey::authorize_post_p),
+        )
+        .route(
+            "/{tenant}/{policy}/oauth2/v2.0/logout",
+            get(protocol::logout),
+        )
+        .route("/{tenant}/oauth2/v2.0/logout", get(protocol::logout_p))
+        .route(
+            "/{tenant}/{policy}/journey/{id}",
+            get(journey::show).post(journey::submit),
+        )
+        .route(
+            "/{tenant}/{policy}/journey/{id}/select",
+            get(journey::select),
+        )
+        .route(
+            "/{tenant}/{policy}/journey/{id}/return",
+            get(journey::back_to_app),
+        )
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(state: State) -> Response {
+    state
+        .pages
+        .error(StatusCode::NOT_FOUND, "There is no page at this address.")
+}
+
+/// `?p=` (any case) of the query-string URL forms.
+pub fn policy_param(query: &[(String, String)]) -> Option<String> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("p"))
+        .map(|(_, v)| v.clone())
+}
+
+/// A JSON error for API callers.
+pub fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}

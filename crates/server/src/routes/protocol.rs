@@ -1,0 +1,232 @@
+//! Metadata, keys, the token endpoint and logout.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawForm, RawQuery};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{State, json_error, policy_param};
+use crate::{AppState, Tenant, cookies};
+
+pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The tenant and policy of a request, or the error for the caller.
+fn resolve<'a>(
+    state: &'a AppState,
+    tenant: &str,
+    policy: Option<&str>,
+) -> Result<(&'a Arc<Tenant>, String), Response> {
+    let Some(t) = state.tenant(tenant) else {
+        return Err(json_error(
+            StatusCode::NOT_FOUND,
+            "invalid_tenant",
+            &format!("AADB2C99002: The tenant '{tenant}' does not exist."),
+        ));
+    };
+    let Some(policy) = policy else {
+        return Err(json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "AADB2C90067: The policy name is missing: use the path form or the 'p' parameter.",
+        ));
+    };
+    match t.policy(policy) {
+        Some(p) => Ok((t, p.id.to_string())),
+        None => Err(json_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            &format!(
+                "AADB2C90008: The policy '{policy}' does not exist in tenant '{}'.",
+                t.domain
+            ),
+        )),
+    }
+}
+
+fn cacheable<T: serde::Serialize>(body: &T) -> Response {
+    let mut r = Json(body).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    r
+}
+
+async fn discovery_for(state: &AppState, tenant: &str, policy: Option<&str>) -> Response {
+    match resolve(state, tenant, policy) {
+        Ok((t, policy_id)) => {
+            let claims = t
+                .policy(&policy_id)
+                .map(|p| p.token_claim_names())
+                .unwrap_or_default();
+            cacheable(&t.oidc.discovery(tenant, &policy_id, &claims))
+        }
+        Err(r) => r,
+    }
+}
+
+pub async fn discovery(state: State, Path((tenant, policy)): Path<(String, String)>) -> Response {
+    discovery_for(&state, &tenant, Some(&policy)).await
+}
+
+pub async fn discovery_p(
+    state: State,
+    Path(tenant): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = policy_param(&pairs(q.as_deref()));
+    discovery_for(&state, &tenant, p.as_deref()).await
+}
+
+fn keys_for(state: &AppState, tenant: &str, policy: Option<&str>) -> Response {
+    match resolve(state, tenant, policy) {
+        Ok((t, _)) => cacheable(&t.oidc.jwks()),
+        Err(r) => r,
+    }
+}
+
+pub async fn keys(state: State, Path((tenant, policy)): Path<(String, String)>) -> Response {
+    keys_for(&state, &tenant, Some(&policy))
+}
+
+pub async fn keys_p(state: State, Path(tenant): Path<String>, RawQuery(q): RawQuery) -> Response {
+    let p = policy_param(&pairs(q.as_deref()));
+    keys_for(&state, &tenant, p.as_deref())
+}
+
+async fn token_for(
+    state: &AppState,
+    tenant: &str,
+    policy: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let (t, policy_id) = match resolve(state, tenant, policy) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(trustframe_oidc::parse_basic_auth);
+    let basic_ref = basic
+        .as_ref()
+        .map(|(id, secret)| (id.as_str(), secret.as_str()));
+    let mut response = match t.oidc.token(&policy_id, &params, basic_ref).await {
+        Ok(tokens) => {
+            state.metrics.token(&t.name, "ok");
+            Json(tokens).into_response()
+        }
+        Err(e) => {
+            state.metrics.token(&t.name, e.error().as_str());
+            if e.status() >= 500 {
+                tracing::error!(tenant = %t.name, error = %e, "token endpoint failed");
+            } else {
+                tracing::info!(tenant = %t.name, error = %e.error(), "token request refused");
+            }
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut r = (status, Json(e.body())).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            }
+            r
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+pub async fn token(
+    state: State,
+    Path((tenant, policy)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    token_for(&state, &tenant, Some(&policy), &headers, &body).await
+}
+
+pub async fn token_p(
+    state: State,
+    Path(tenant): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let p = policy_param(&pairs(q.as_deref()));
+    token_for(&state, &tenant, p.as_deref(), &headers, &body).await
+}
+
+async fn logout_for(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Response {
+    let Some(t) = state.tenant(tenant) else {
+        return state.pages.error(
+            StatusCode::NOT_FOUND,
+            &format!("The tenant '{tenant}' does not exist."),
+        );
+    };
+    let params = pairs(query);
+    let outcome = match t.oidc.logout(&params) {
+        Ok(o) => o,
+        Err(e) => return state.pages.error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let cookie = t.sso_cookie();
+    if let Some(id) = cookies::get(headers, &cookie)
+        && let Err(e) = t.store.delete_session(&id).await
+    {
+        tracing::error!(error = %e, "could not end an SSO session");
+        return state.pages.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The sign-out could not be completed. Please try again.",
+        );
+    }
+    let clear = cookies::set(&cookie, "", "/", 0, state.secure_cookies);
+    let mut response = match outcome.redirect_url {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => state.pages.message(
+            StatusCode::OK,
+            "Signed out",
+            "You have signed out.",
+            Some(&t.domain),
+            None,
+        ),
+    };
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+pub async fn logout(
+    state: State,
+    Path((tenant, _policy)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    logout_for(&state, &tenant, &headers, q.as_deref()).await
+}
+
+pub async fn logout_p(
+    state: State,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    logout_for(&state, &tenant, &headers, q.as_deref()).await
+}

@@ -1,0 +1,212 @@
+//! One tenant: its store, OpenID provider, compiled policies, directory and REST client.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use trustframe_connector::{Connector, ConnectorSettings, KeyStore};
+use trustframe_oidc::{OidcConfig, OidcService};
+use trustframe_policy::userflow::{self, SecretSource, TenantContext};
+use trustframe_policy::{Policy, PolicyId};
+use trustframe_store::Store;
+
+use crate::config::{Config, SessionConfig};
+use crate::directory::{PasswordHasherPool, StoreDirectory};
+use crate::rest::{ConnectorClient, StoreAudit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Policy(#[from] userflow::ConfigError),
+    #[error("storage: {0}")]
+    Store(#[from] trustframe_store::StoreError),
+    #[error("{0}")]
+    Oidc(#[from] trustframe_oidc::OidcError),
+    #[error("outbound: {0}")]
+    Connector(#[from] trustframe_connector::ConnectorError),
+    #[error("{what} {path}: {source}")]
+    File {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub struct Tenant {
+    /// `contoso`.
+    pub name: String,
+    /// `contoso.onmicrosoft.com`.
+    pub domain: String,
+    pub id: String,
+    pub extensions_app_id: String,
+    pub store: Store,
+    pub oidc: OidcService,
+    pub policies: BTreeMap<PolicyId, Arc<Policy>>,
+    /// User flows in configuration order, for the home page.
+    pub flow_ids: Vec<String>,
+    pub directory: StoreDirectory,
+    pub rest: ConnectorClient,
+    pub sessions: SessionConfig,
+    pub development: bool,
+    /// (redirect URI, client id) of apps allowed implicit id tokens.
+    pub app_ids_with_redirect: Vec<(String, String)>,
+}
+
+impl Tenant {
+    /// Opens the store, settles the tenant's ids, loads keys and compiles the user flows.
+    pub async fn build(config: &Config) -> Result<Self, StartError> {
+        let store = Store::connect(&config.storage.url).await?;
+        let id = match &config.tenant.id {
+            Some(id) => id.clone(),
+            None => {
+                store
+                    .setting_or_insert("tenant_id", &uuid::Uuid::new_v4().to_string())
+                    .await?
+            }
+        };
+        let extensions_app_id = match &config.tenant.extensions_app_id {
+            Some(id) => id.to_ascii_lowercase(),
+            None => {
+                store
+                    .setting_or_insert(
+                        "extensions_app_id",
+                        &uuid::Uuid::new_v4().simple().to_string(),
+                    )
+                    .await?
+            }
+        };
+        let domain = format!(
+            "{}.onmicrosoft.com",
+            config.tenant.name.to_ascii_lowercase()
+        );
+
+        let oidc = OidcService::new(
+            store.clone(),
+            OidcConfig {
+                public_url: config.server.public_url.clone(),
+                tenant_id: id.clone(),
+                applications: config.applications.clone(),
+                tokens: config.tokens.clone(),
+            },
+        )
+        .await?;
+
+        let context = TenantContext {
+            domain: &domain,
+            extensions_app_id: &extensions_app_id,
+            attributes: &config.user_attributes,
+            api_connectors: &config.api_connectors,
+        };
+        let mut policies = BTreeMap::new();
+        for (i, flow) in config.user_flows.iter().enumerate() {
+            let policy = userflow::compile(flow, i, &context)?;
+            policies.insert(policy.id.clone(), Arc::new(policy));
+        }
+
+        let mut keys = KeyStore::new();
+        for connector in &config.api_connectors {
+            for (reference, source) in connector.secrets() {
+                let value = match source {
+                    SecretSource::Inline(v) => v.into_bytes(),
+                    SecretSource::File(path) => {
+                        std::fs::read(&path).map_err(|source| StartError::File {
+                            what: "api connector certificate",
+                            path: path.display().to_string(),
+                            source,
+                        })?
+                    }
+                };
+                keys.insert(reference, value);
+            }
+        }
+        let mut extra_root_pems = Vec::new();
+        for path in &config.outbound.ca_files {
+            extra_root_pems.push(std::fs::read(path).map_err(|source| StartError::File {
+                what: "outbound.ca_files",
+                path: path.display().to_string(),
+                source,
+            })?);
+        }
+        let settings = ConnectorSettings {
+            extra_root_pems,
+            development: config.server.development,
+            ..ConnectorSettings::default()
+        };
+        let connector = Connector::new(
+            settings,
+            keys,
+            Arc::new(StoreAudit {
+                store: store.clone(),
+            }),
+        )?;
+        let hasher = PasswordHasherPool::new(&config.passwords)
+            .await
+            .map_err(StartError::Other)?;
+        Ok(Self {
+            name: config.tenant.name.clone(),
+            domain: domain.clone(),
+            id,
+            extensions_app_id,
+            directory: StoreDirectory {
+                store: store.clone(),
+                hasher,
+                domain,
+                now,
+            },
+            store,
+            oidc,
+            flow_ids: config.user_flows.iter().map(|f| f.id.clone()).collect(),
+            policies,
+            rest: ConnectorClient { connector },
+            sessions: config.sessions.clone(),
+            development: config.server.development,
+            app_ids_with_redirect: config
+                .applications
+                .iter()
+                .filter(|a| a.allow_implicit_id_token)
+                .flat_map(|a| {
+                    a.redirect_uris
+                        .iter()
+                        .map(|u| (u.clone(), a.client_id.clone()))
+                })
+                .collect(),
+        })
+    }
+
+    /// `contoso`, `contoso.onmicrosoft.com` or the tenant id, without regard to case.
+    pub fn answers_to(&self, segment: &str) -> bool {
+        segment.eq_ignore_ascii_case(&self.name)
+            || segment.eq_ignore_ascii_case(&self.domain)
+            || segment.eq_ignore_ascii_case(&self.id)
+    }
+
+    pub fn policy(&self, id: &str) -> Option<&Arc<Policy>> {
+        self.policies.get(&PolicyId::new(id))
+    }
+
+    /// The SSO cookie's name: one session per tenant.
+    pub fn sso_cookie(&self) -> String {
+        format!("tf_sso_{}", self.name.to_ascii_lowercase())
+    }
+}
+
+impl Tenant {
+    /// The client id of an application that registered `redirect_uri` and may receive an
+    /// id_token directly (the token viewer's "Run user flow").
+    pub fn oidc_app_for(&self, redirect_uri: &str) -> Option<String> {
+        self.app_ids_with_redirect
+            .iter()
+            .find(|(uri, _)| uri == redirect_uri)
+            .map(|(_, id)| id.clone())
+    }
+}

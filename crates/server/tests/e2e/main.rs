@@ -1,0 +1,1 @@
+//! End-to-end tests: a real server on 127.0.0.1:0, driven as a browser would.
