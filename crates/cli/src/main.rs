@@ -1,1 +1,228 @@
-fn main() {}
+//! `trustframe`: serve, run the demo, make a development certificate, operate keys and the audit
+//! log. Errors end the process with one clear line.
+
+mod demo;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use trustframe_server::{Config, Server, ServerOptions};
+
+#[derive(Parser)]
+#[command(name = "trustframe", version, about = "Identity journeys that talk to your own REST APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server from a config file.
+    Serve {
+        #[arg(long, default_value = "trustframe.toml")]
+        config: PathBuf,
+    },
+    /// Run a ready-made tenant with the sample REST APIs: no config needed.
+    Demo {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, default_value = "./trustframe-demo")]
+        data_dir: PathBuf,
+    },
+    /// Write a self-signed certificate and key for localhost and 127.0.0.1.
+    DevCert {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The audit log: REST API calls and their outcomes.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new active signing key; the old one stays published until its tokens expire.
+    Rotate {
+        #[arg(long, default_value = "trustframe.toml")]
+        config: PathBuf,
+    },
+    /// List the published signing keys.
+    List {
+        #[arg(long, default_value = "trustframe.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print audit records as they are written (one JSON object per line).
+    Tail {
+        #[arg(long, default_value = "trustframe.toml")]
+        config: PathBuf,
+        /// Print the last N records first.
+        #[arg(long, default_value_t = 20)]
+        last: u32,
+        /// Keep waiting for new records.
+        #[arg(long)]
+        follow: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Compile every user flow of a config and report the first problem with its key.
+    Check {
+        #[arg(long, default_value = "trustframe.toml")]
+        config: PathBuf,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRUSTFRAME_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn load(config: &Path) -> Result<Config> {
+    Config::load(config).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { config } => {
+            init_tracing();
+            let config = load(&config)?;
+            let public_url = config.server.public_url.clone();
+            let server = Server::build(ServerOptions { configs: vec![config], extra_routes: None, home_links: Vec::new(), listener: None })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let addr = server.local_addr()?;
+            println!("Trustframe is listening on {addr}; public URL {public_url}");
+            server.run().await.map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Command::Demo { port, data_dir } => {
+            init_tracing();
+            demo::run(port, &data_dir).await
+        }
+        Command::DevCert { out } => {
+            let (cert, key) = dev_cert(&out)?;
+            println!("wrote {} and {}", cert.display(), key.display());
+            Ok(())
+        }
+        Command::Keys { command } => keys(command).await,
+        Command::Audit { command: AuditCommand::Tail { config, last, follow } } => audit_tail(&config, last, follow).await,
+        Command::Policy { command: PolicyCommand::Check { config } } => {
+            // Loading validates the config; building compiles every user flow.
+            let config = load(&config)?;
+            let domain = format!("{}.onmicrosoft.com", config.tenant.name);
+            let app_id = config.tenant.extensions_app_id.clone().unwrap_or_else(|| "0".repeat(32));
+            let context = trustframe_policy::userflow::TenantContext {
+                domain: &domain,
+                extensions_app_id: &app_id,
+                attributes: &config.user_attributes,
+                api_connectors: &config.api_connectors,
+            };
+            for (i, flow) in config.user_flows.iter().enumerate() {
+                let policy = trustframe_policy::userflow::compile(flow, i, &context).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let steps = policy.journey().map(|j| j.steps.len()).unwrap_or(0);
+                println!("{}: ok ({steps} steps, {} technical profiles)", policy.id, policy.technical_profiles.len());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, as `cert.pem` and `key.pem`.
+pub fn dev_cert(out: &Path) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
+    let cert = out.join("cert.pem");
+    let key = out.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).with_context(|| format!("cannot write {}", cert.display()))?;
+    std::fs::write(&key, certified.signing_key.serialize_pem()).with_context(|| format!("cannot write {}", key.display()))?;
+    Ok((cert, key))
+}
+
+async fn keys(command: KeysCommand) -> Result<()> {
+    let config = match &command {
+        KeysCommand::Rotate { config } | KeysCommand::List { config } => load(config)?,
+    };
+    let store = trustframe_store::Store::connect(&config.storage.url).await.context("storage")?;
+    let tenant_id = store.setting_or_insert("tenant_id", &uuid::Uuid::new_v4().to_string()).await?;
+    let oidc = trustframe_oidc::OidcService::new(
+        store,
+        trustframe_oidc::OidcConfig {
+            public_url: config.server.public_url.clone(),
+            tenant_id: config.tenant.id.clone().unwrap_or(tenant_id),
+            applications: config.applications.clone(),
+            tokens: config.tokens.clone(),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let KeysCommand::Rotate { .. } = command {
+        let kid = oidc.rotate_keys().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("new signing key {kid}; running servers pick it up at their next key reload");
+    }
+    for key in oidc.jwks().keys {
+        let active = if key.kid == oidc.active_kid() { " (active)" } else { "" };
+        println!("{}{active}", key.kid);
+    }
+    Ok(())
+}
+
+async fn audit_tail(config: &Path, last: u32, follow: bool) -> Result<()> {
+    let config = load(config)?;
+    let store = trustframe_store::Store::connect(&config.storage.url).await.context("storage")?;
+    // Find the position `last` records from the end by paging once through the log.
+    let mut after = 0i64;
+    let mut ids = std::collections::VecDeque::new();
+    loop {
+        let page = store.audit_after(after, 500).await?;
+        let Some((id, _)) = page.last() else { break };
+        after = *id;
+        for (id, _) in &page {
+            ids.push_back(*id);
+            if ids.len() > last as usize {
+                ids.pop_front();
+            }
+        }
+    }
+    let mut position = ids.front().map(|id| id - 1).unwrap_or(after);
+    loop {
+        let page = store.audit_after(position, 500).await?;
+        for (id, record) in &page {
+            println!("{}", serde_json::json!({ "id": id, "record": record }));
+            position = *id;
+        }
+        if !follow {
+            return Ok(());
+        }
+        if page.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `trustframe demo`: tenant `contoso` on the embedded SQLite store, the sample REST APIs of the
+//! B2C docs mounted under `/samples` and wired as API connectors, and the token viewer as the
+//! app's redirect URI. No config file needed.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use trustframe_server::{Config, Server, ServerOptions};
+
+/// The demo app's client id (fixed, so bookmarks keep working).
+pub const DEMO_CLIENT_ID: &str = "6c1b5e0e-8f0a-4a3e-9d2b-0d1e2f3a4b5c";
+pub const TODO_API_CLIENT_ID: &str = "3f9a8e7d-6c5b-4a39-8271-605f4e3d2c1b";
+
+pub fn config_text(public_url: &str, listen: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "{public_url}"
+development = true
+
+[storage]
+url = "sqlite://contoso.db"
+
+[tenant]
+name = "contoso"
+
+[[applications]]
+name = "Token viewer (demo)"
+client_id = "{DEMO_CLIENT_ID}"
+redirect_uris = ["{public_url}/token-viewer"]
+allow_implicit_id_token = true
+api_permissions = ["https://contoso.onmicrosoft.com/todo-api/tasks.read"]
+
+[[applications]]
+name = "todo-api"
+client_id = "{TODO_API_CLIENT_ID}"
+app_id_uri = "https://contoso.onmicrosoft.com/todo-api"
+scopes = ["tasks.read", "tasks.write"]
+
+[[user_attributes]]
+name = "accessCode"
+display_name = "Access code (try 88888)"
+
+[[user_attributes]]
+name = "balance"
+display_name = "Balance"
+
+[[user_attributes]]
+name = "loyaltyNumber"
+display_name = "Loyalty number"
+
+[[api_connectors]]
+name = "check-access-code"
+url = "{public_url}/samples/validate-accesscode"
+allow_insecure = true
+
+[[api_connectors]]
+name = "get-profile"
+url = "{public_url}/samples/GetProfile"
+allow_insecure = true
+
+[[api_connectors]]
+name = "loyalty-number"
+url = "{public_url}/samples/api-connector/loyalty-number"
+allow_insecure = true
+
+[[user_flows]]
+id = "B2C_1_susi"
+type = "sign_up_or_sign_in"
+sign_up_attributes = ["givenName", "surname", "displayName", "extension_accessCode"]
+application_claims = ["email", "givenName", "surname", "displayName", "objectId", "identityProvider", "newUser", "extension_balance"]
+api_connectors = {{ post_attribute_collection = "check-access-code", pre_token_issuance = "get-profile" }}
+
+[[user_flows]]
+id = "B2C_1_signin"
+type = "sign_in"
+application_claims = ["email", "displayName", "objectId", "extension_loyaltyNumber"]
+api_connectors = {{ pre_token_issuance = "loyalty-number" }}
+"#
+    )
+}
+
+pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let addr = listener.local_addr()?;
+    let public_url = format!("http://{addr}");
+    let config_path = data_dir.join("trustframe.toml");
+    let config = Config::parse(&config_text(&public_url, &addr.to_string()), &config_path, std::iter::empty())
+        .map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
+    let samples = axum::Router::new().nest("/samples", trustframe_samples::router());
+    let server = Server::build(ServerOptions {
+        configs: vec![config],
+        extra_routes: Some(samples),
+        home_links: vec![("Metrics".into(), "/metrics".into())],
+        listener: Some(listener),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("Trustframe demo: open {public_url}/ (data in {})", data_dir.display());
+    server.run().await.map_err(|e| anyhow::anyhow!("{e}"))
+}
