@@ -82,13 +82,20 @@ api_connectors = {{ pre_token_issuance = "loyalty-number" }}
 }
 
 pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let addr = listener.local_addr()?;
     let public_url = format!("http://{addr}");
     let config_path = data_dir.join("trustframe.toml");
-    let config = Config::parse(&config_text(&public_url, &addr.to_string()), &config_path, std::iter::empty())
+    let text = config_text(&public_url, &addr.to_string());
+    let config = Config::parse(&text, &config_path, std::iter::empty())
         .map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
+    // Written out so that operator commands work on the demo's data:
+    // `trustframe audit tail --config trustframe-demo/trustframe.toml`.
+    std::fs::write(&config_path, &text)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
     let samples = axum::Router::new().nest("/samples", trustframe_samples::router());
     let server = Server::build(ServerOptions {
         configs: vec![config],
@@ -98,6 +105,25 @@ pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("Trustframe demo: open {public_url}/ (data in {})", data_dir.display());
+    println!(
+        "Trustframe demo: open {public_url}/ (data in {})",
+        data_dir.display()
+    );
     server.run().await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_config_is_valid() {
+        let text = config_text("http://127.0.0.1:8080", "127.0.0.1:8080");
+        let config = Config::parse(
+            &text,
+            Path::new("/tmp/demo/trustframe.toml"),
+            std::iter::empty(),
+        );
+        assert!(config.is_ok(), "{:?}", config.err());
+    }
 }

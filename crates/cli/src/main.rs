@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use trustframe_server::{Config, Server, ServerOptions};
 
 #[derive(Parser)]
-#[command(name = "trustframe", version, about = "Identity journeys that talk to your own REST APIs")]
+#[command(
+    name = "trustframe",
+    version,
+    about = "Identity journeys that talk to your own REST APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +97,10 @@ enum PolicyCommand {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRUSTFRAME_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 fn load(config: &Path) -> Result<Config> {
@@ -115,9 +122,14 @@ async fn run(cli: Cli) -> Result<()> {
             init_tracing();
             let config = load(&config)?;
             let public_url = config.server.public_url.clone();
-            let server = Server::build(ServerOptions { configs: vec![config], extra_routes: None, home_links: Vec::new(), listener: None })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let server = Server::build(ServerOptions {
+                configs: vec![config],
+                extra_routes: None,
+                home_links: Vec::new(),
+                listener: None,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             let addr = server.local_addr()?;
             println!("Trustframe is listening on {addr}; public URL {public_url}");
             server.run().await.map_err(|e| anyhow::anyhow!("{e}"))
@@ -132,12 +144,25 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys { command } => keys(command).await,
-        Command::Audit { command: AuditCommand::Tail { config, last, follow } } => audit_tail(&config, last, follow).await,
-        Command::Policy { command: PolicyCommand::Check { config } } => {
+        Command::Audit {
+            command:
+                AuditCommand::Tail {
+                    config,
+                    last,
+                    follow,
+                },
+        } => audit_tail(&config, last, follow).await,
+        Command::Policy {
+            command: PolicyCommand::Check { config },
+        } => {
             // Loading validates the config; building compiles every user flow.
             let config = load(&config)?;
             let domain = format!("{}.onmicrosoft.com", config.tenant.name);
-            let app_id = config.tenant.extensions_app_id.clone().unwrap_or_else(|| "0".repeat(32));
+            let app_id = config
+                .tenant
+                .extensions_app_id
+                .clone()
+                .unwrap_or_else(|| "0".repeat(32));
             let context = trustframe_policy::userflow::TenantContext {
                 domain: &domain,
                 extensions_app_id: &app_id,
@@ -145,9 +170,14 @@ async fn run(cli: Cli) -> Result<()> {
                 api_connectors: &config.api_connectors,
             };
             for (i, flow) in config.user_flows.iter().enumerate() {
-                let policy = trustframe_policy::userflow::compile(flow, i, &context).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let policy = trustframe_policy::userflow::compile(flow, i, &context)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let steps = policy.journey().map(|j| j.steps.len()).unwrap_or(0);
-                println!("{}: ok ({steps} steps, {} technical profiles)", policy.id, policy.technical_profiles.len());
+                println!(
+                    "{}: ok ({steps} steps, {} technical profiles)",
+                    policy.id,
+                    policy.technical_profiles.len()
+                );
             }
             Ok(())
         }
@@ -158,11 +188,14 @@ async fn run(cli: Cli) -> Result<()> {
 pub fn dev_cert(out: &Path) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
     let cert = out.join("cert.pem");
     let key = out.join("key.pem");
-    std::fs::write(&cert, certified.cert.pem()).with_context(|| format!("cannot write {}", cert.display()))?;
-    std::fs::write(&key, certified.signing_key.serialize_pem()).with_context(|| format!("cannot write {}", key.display()))?;
+    std::fs::write(&cert, certified.cert.pem())
+        .with_context(|| format!("cannot write {}", cert.display()))?;
+    std::fs::write(&key, certified.signing_key.serialize_pem())
+        .with_context(|| format!("cannot write {}", key.display()))?;
     Ok((cert, key))
 }
 
@@ -170,8 +203,12 @@ async fn keys(command: KeysCommand) -> Result<()> {
     let config = match &command {
         KeysCommand::Rotate { config } | KeysCommand::List { config } => load(config)?,
     };
-    let store = trustframe_store::Store::connect(&config.storage.url).await.context("storage")?;
-    let tenant_id = store.setting_or_insert("tenant_id", &uuid::Uuid::new_v4().to_string()).await?;
+    let store = trustframe_store::Store::connect(&config.storage.url)
+        .await
+        .context("storage")?;
+    let tenant_id = store
+        .setting_or_insert("tenant_id", &uuid::Uuid::new_v4().to_string())
+        .await?;
     let oidc = trustframe_oidc::OidcService::new(
         store,
         trustframe_oidc::OidcConfig {
@@ -184,11 +221,18 @@ async fn keys(command: KeysCommand) -> Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     if let KeysCommand::Rotate { .. } = command {
-        let kid = oidc.rotate_keys().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let kid = oidc
+            .rotate_keys()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!("new signing key {kid}; running servers pick it up at their next key reload");
     }
     for key in oidc.jwks().keys {
-        let active = if key.kid == oidc.active_kid() { " (active)" } else { "" };
+        let active = if key.kid == oidc.active_kid() {
+            " (active)"
+        } else {
+            ""
+        };
         println!("{}{active}", key.kid);
     }
     Ok(())
@@ -196,7 +240,9 @@ async fn keys(command: KeysCommand) -> Result<()> {
 
 async fn audit_tail(config: &Path, last: u32, follow: bool) -> Result<()> {
     let config = load(config)?;
-    let store = trustframe_store::Store::connect(&config.storage.url).await.context("storage")?;
+    let store = trustframe_store::Store::connect(&config.storage.url)
+        .await
+        .context("storage")?;
     // Find the position `last` records from the end by paging once through the log.
     let mut after = 0i64;
     let mut ids = std::collections::VecDeque::new();

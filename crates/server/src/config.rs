@@ -408,6 +408,18 @@ redirect_uris = ["https://jwt.ms"]
     }
 
     #[test]
+    fn the_reference_config_parses() {
+        let text = include_str!("../../../docs/trustframe.toml");
+        let c = parse(text, &[]).unwrap_or_else(|e| panic!("docs/trustframe.toml: {e}"));
+        assert_eq!(c.tenant.name, "contoso");
+        assert_eq!(
+            c.server.tls_cert.as_deref(),
+            Some(Path::new("/etc/trustframe/certs/cert.pem"))
+        );
+        assert_eq!(c.user_flows.len(), 1);
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let err = parse(
             MINIMAL,
