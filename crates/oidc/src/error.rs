@@ -10,8 +10,10 @@ pub enum OidcError {
     Store(#[from] StoreError),
     #[error("signing key: {0}")]
     Key(String),
-    #[error("signing a token: {0}")]
+    #[error("signing key: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error("serializing token claims: {0}")]
+    Claims(#[source] serde_json::Error),
     #[error("stored grant is unreadable: {0}")]
     CorruptGrant(#[source] serde_json::Error),
     #[error("random number generator failed")]

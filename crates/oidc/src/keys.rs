@@ -8,12 +8,14 @@
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::KeyPair as _;
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use trustframe_store::{SigningKeyRecord, Store};
 
@@ -41,10 +43,13 @@ pub struct Jwk {
     pub n: String,
 }
 
-/// A key ready to sign and verify.
+/// A key ready to sign and verify. The private key stays parsed: parsing and validating an
+/// RSA key costs almost as much as a signature (see BENCHMARKS.md).
 pub(crate) struct LoadedKey {
     pub(crate) kid: String,
-    encoding: EncodingKey,
+    pair: KeyPair,
+    /// base64url of `{"typ":"JWT","alg":"RS256","kid":"…"}`, the header of every token.
+    header_b64: String,
     pub(crate) decoding: DecodingKey,
     n: String,
     e: String,
@@ -65,14 +70,16 @@ impl LoadedKey {
         let public = pair.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-        // jsonwebtoken's aws-lc signer wants the RFC 8017 RSAPrivateKey inside the PKCS#8 wrapper.
-        let pkcs1 = pkcs8_private_key(&record.private_key_der).ok_or_else(|| {
-            OidcError::Key(format!("key {}: malformed PKCS#8 envelope", record.kid))
-        })?;
         let decoding = DecodingKey::from_rsa_components(&n, &e)?;
+        // B2C's header member order; the kid is base64url, but escape it anyway.
+        let header = format!(
+            r#"{{"typ":"JWT","alg":"RS256","kid":{}}}"#,
+            Value::String(record.kid.clone())
+        );
         Ok(LoadedKey {
             kid: record.kid.clone(),
-            encoding: EncodingKey::from_rsa_der(pkcs1),
+            header_b64: URL_SAFE_NO_PAD.encode(header),
+            pair,
             decoding,
             n,
             e,
@@ -187,12 +194,28 @@ impl KeyRing {
         }
     }
 
-    /// Signs a claims set with the active key: header `{"alg":"RS256","typ":"JWT","kid":…}`.
+    /// Signs a claims set with the active key (JWS compact serialization, RS256).
     pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String, OidcError> {
         let set = self.snapshot();
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(set.active.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &set.active.encoding)?)
+        let key = &set.active;
+        let payload = serde_json::to_vec(claims).map_err(OidcError::Claims)?;
+        let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 350);
+        token.push_str(&key.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let mut signature = vec![0u8; key.pair.public_modulus_len()];
+        // aws-lc ignores the RNG for PKCS#1 v1.5 signatures; the API wants one.
+        key.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                token.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| OidcError::Key(format!("signing with key {} failed", key.kid)))?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+        Ok(token)
     }
 
     /// The verification key for a `kid` if it is still published.
@@ -290,49 +313,6 @@ fn thumbprint(n: &str, e: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` (RFC 5208):
-/// `SEQUENCE { INTEGER version, SEQUENCE algorithm, OCTET STRING privateKey, ... }`.
-fn pkcs8_private_key(der: &[u8]) -> Option<&[u8]> {
-    let (tag, body, _) = der_element(der)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (tag, _, rest) = der_element(body)?;
-    if tag != 0x02 {
-        return None;
-    }
-    let (tag, _, rest) = der_element(rest)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (tag, key, _) = der_element(rest)?;
-    (tag == 0x04).then_some(key)
-}
-
-/// Splits one DER element: (tag, contents, rest). Definite lengths only, as DER requires.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let (len_bytes, rest) = rest.split_at(count);
-        let len = len_bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, rest)
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let (body, rest) = rest.split_at(len);
-    Some((tag, body, rest))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -342,31 +322,51 @@ mod tests {
     async fn generated_key_signs_and_verifies() {
         let record = generate_record(1_700_000_000).await.unwrap();
         assert_eq!(record.algorithm, "RS256");
-        let key = LoadedKey::from_record(&record).unwrap();
+        let key = Arc::new(LoadedKey::from_record(&record).unwrap());
         assert_eq!(key.kid, record.kid);
         assert_eq!(key.e, "AQAB");
         // 2048-bit modulus: 256 bytes, 342 base64url characters.
         assert_eq!(key.n.len(), 342);
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(key.kid.clone());
+        let ring = KeyRing {
+            store: trustframe_store::Store::connect("sqlite::memory:")
+                .await
+                .unwrap(),
+            current: RwLock::new(Arc::new(KeySet {
+                active: key.clone(),
+                all: vec![key.clone()],
+            })),
+            publish_for: 3600,
+        };
         let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000i64});
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
+        let token = ring.sign(&claims).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        let first = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
+        assert!(first.starts_with(br#"{"typ":"JWT","alg":"RS256","kid":"#));
         let jwk = key.jwk();
         let decoding = DecodingKey::from_rsa_components(&jwk.n, &jwk.e).unwrap();
         let data = jsonwebtoken::decode::<serde_json::Value>(
             &token,
             &decoding,
-            &jsonwebtoken::Validation::new(Algorithm::RS256),
+            &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256),
         )
         .unwrap();
         assert_eq!(data.claims["sub"], "x");
     }
 
     #[test]
-    fn der_parsing_rejects_garbage() {
-        assert!(pkcs8_private_key(&[]).is_none());
-        assert!(pkcs8_private_key(&[0x30, 0x82, 0xff]).is_none());
-        assert!(pkcs8_private_key(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_none());
+    fn garbage_keys_are_rejected() {
+        let record = SigningKeyRecord {
+            kid: "k".into(),
+            algorithm: "RS256".into(),
+            private_key_der: vec![0x30, 0x03, 0x02, 0x01, 0x00],
+            created_at: 0,
+            retired_at: None,
+        };
+        assert!(LoadedKey::from_record(&record).is_err());
     }
 
     #[test]
