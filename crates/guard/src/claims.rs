@@ -1,18 +1,31 @@
 //! The verified claims of a token, and the per-route requirements checked against them.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::Rejection;
 
-/// The claims of a token that passed every check.
+/// The claims of a token that passed every check. Cheap to clone (shared).
 ///
 /// Extract it with [`Claims<TokenClaims>`](crate::Claims) (the default type parameter), or ask
 /// for your own `Deserialize` type instead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TokenClaims(Map<String, Value>);
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenClaims(Arc<Map<String, Value>>);
+
+impl Serialize for TokenClaims {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenClaims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(|map| Self(Arc::new(map)))
+    }
+}
 
 impl TokenClaims {
     /// Any claim, by name.
@@ -52,7 +65,7 @@ impl TokenClaims {
 
     /// The claims as your own type.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.0)
+        T::deserialize(&*self.0)
     }
 
     /// All claims.
@@ -109,8 +122,8 @@ mod tests {
 
     fn claims(value: Value) -> TokenClaims {
         match value {
-            Value::Object(map) => TokenClaims(map),
-            _ => TokenClaims(Map::new()),
+            Value::Object(map) => TokenClaims(Arc::new(map)),
+            _ => TokenClaims(Arc::new(Map::new())),
         }
     }
 

@@ -78,6 +78,7 @@ impl Guard {
             http_timeout: Duration::from_secs(10),
             allow_http: false,
             forbidden_body: None,
+            token_cache: 10_000,
         }
     }
 
@@ -173,6 +174,7 @@ pub struct GuardBuilder {
     http_timeout: Duration,
     allow_http: bool,
     forbidden_body: Option<Value>,
+    token_cache: usize,
 }
 
 impl GuardBuilder {
@@ -264,6 +266,15 @@ impl GuardBuilder {
         self
     }
 
+    /// How many verified tokens to remember (by their SHA-256), so that a client reusing its
+    /// token costs one signature verification instead of one per request. A remembered token
+    /// still has `exp`, `nbf` and the requirements checked on every request, and is forgotten
+    /// when the keys change. Default: 10 000; 0 verifies every request from scratch.
+    pub fn token_cache(mut self, capacity: usize) -> Self {
+        self.token_cache = capacity;
+        self
+    }
+
     /// Checks the configuration and starts loading the provider's metadata and keys in the
     /// background; call [`Guard::ready`] to wait for them. Must run inside a Tokio runtime.
     pub fn build(self) -> Result<Guard, GuardError> {
@@ -305,6 +316,7 @@ impl GuardBuilder {
                 key_lifetime: self.key_lifetime,
                 retry_delay: self.retry_delay,
                 allow_http: self.allow_http,
+                token_cache: self.token_cache,
             },
             client,
         ));

@@ -99,7 +99,7 @@ impl GuardLayer {
         let claims = self.guard.check(token, extra).await?;
         Ok(Some(Verified {
             guard: self.guard.id(),
-            claims: Arc::new(claims),
+            claims,
         }))
     }
 }
@@ -126,7 +126,7 @@ pub struct GuardService<S> {
 #[derive(Clone, Debug)]
 pub(crate) struct Verified {
     guard: usize,
-    pub(crate) claims: Arc<TokenClaims>,
+    pub(crate) claims: TokenClaims,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

@@ -29,6 +29,7 @@
 //!
 //! The feature `test-issuer` adds [`test_issuer`], a local provider for tests of protected APIs.
 
+mod cache;
 mod claims;
 mod discovery;
 mod error;

@@ -10,6 +10,7 @@ use tokio::sync::{Mutex, watch};
 use url::Url;
 
 use crate::GuardError;
+use crate::cache::TokenCache;
 use crate::discovery::{self, JWKS, METADATA, Metadata};
 use crate::keys::KeySet;
 use crate::metrics::Metrics;
@@ -25,6 +26,8 @@ pub(crate) struct Settings {
     pub(crate) key_lifetime: Duration,
     pub(crate) retry_delay: Duration,
     pub(crate) allow_http: bool,
+    /// Capacity of each snapshot's verified-token cache; 0 disables it.
+    pub(crate) token_cache: usize,
 }
 
 /// One successful load: everything needed to verify tokens, immutable.
@@ -32,6 +35,8 @@ pub(crate) struct Snapshot {
     pub(crate) keys: KeySet,
     /// Algorithms, issuer, audiences, leeway, required claims.
     pub(crate) validation: Validation,
+    /// Tokens verified with these keys; dropped with them.
+    pub(crate) cache: TokenCache,
     expires_at: Instant,
 }
 
@@ -167,6 +172,7 @@ impl Provider {
         Ok(Arc::new(Snapshot {
             keys,
             validation: self.validation(&metadata),
+            cache: TokenCache::new(self.settings.token_cache),
             expires_at: Instant::now() + self.settings.key_lifetime,
         }))
     }
@@ -230,6 +236,7 @@ mod tests {
             key_lifetime: Duration::from_secs(refresh * 24),
             retry_delay: Duration::from_secs(retry),
             allow_http: false,
+            token_cache: 0,
         }
     }
 

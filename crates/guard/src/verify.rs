@@ -1,14 +1,35 @@
 //! Checking one token against one snapshot of the provider's keys. Pure: no I/O, no clock but
 //! the system's (through `jsonwebtoken`).
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use jsonwebtoken::errors::ErrorKind;
 
+use crate::cache;
 use crate::keys::Lookup;
 use crate::provider::Snapshot;
 use crate::{Rejection, TokenClaims};
 
-/// Signature (with the metadata's algorithms only), then `exp`, `nbf`, `iss`, `aud`.
+/// Signature (with the metadata's algorithms only), then `exp`, `nbf`, `iss`, `aud`; a token
+/// already verified with the same keys only has its `exp` and `nbf` checked again.
 pub(crate) fn verify(snapshot: &Snapshot, token: &str) -> Result<TokenClaims, Rejection> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let digest = match snapshot.cache.get(token, now, snapshot.validation.leeway) {
+        cache::Lookup::Hit(outcome) => return outcome,
+        cache::Lookup::Miss(digest) => Some(digest),
+        cache::Lookup::Disabled => None,
+    };
+    let claims = verify_signed(snapshot, token)?;
+    if let Some(digest) = digest {
+        snapshot.cache.insert(digest, &claims, now);
+    }
+    Ok(claims)
+}
+
+fn verify_signed(snapshot: &Snapshot, token: &str) -> Result<TokenClaims, Rejection> {
     // `alg: none` does not even parse: jsonwebtoken has no such algorithm.
     let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
     if !snapshot.validation.algorithms.contains(&header.alg) {

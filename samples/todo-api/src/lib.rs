@@ -64,6 +64,12 @@ pub struct Config {
     #[arg(long, env = "TODO_API_CA_FILE")]
     pub ca_file: Option<PathBuf>,
 
+    /// How many verified tokens to remember (by SHA-256) so a client reusing its token is not
+    /// re-verified on every request; `exp` and the policy are still checked each time. 0 turns
+    /// it off.
+    #[arg(long, env = "TODO_API_TOKEN_CACHE", default_value_t = 10_000)]
+    pub token_cache: usize,
+
     /// BENCHMARK ONLY: serve without any token check, to measure the guard's cost.
     /// Never use it for anything else.
     #[arg(long, conflicts_with_all = ["metadata", "client_id", "policy", "ca_file"])]
@@ -80,7 +86,8 @@ pub fn guard(config: &Config) -> Result<Guard, GuardError> {
     };
     let mut builder = Guard::builder(metadata.as_str())
         .audience(client_id.as_str())
-        .forbidden_body(serde_json::json!({"error": "insufficient permissions"}));
+        .forbidden_body(serde_json::json!({"error": "insufficient permissions"}))
+        .token_cache(config.token_cache);
     if let Some(policy) = &config.policy {
         builder = builder.policy(policy.as_str());
     }

@@ -128,3 +128,43 @@ async fn cached_keys_keep_working_while_the_provider_is_down_until_they_expire()
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_its_key_is_withdrawn() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let guard = ready(guard_for(&issuer).min_refresh_interval(Duration::ZERO)).await;
+    let api = spawn_api(&guard).await;
+    let old = issuer.token().sign();
+    assert_eq!(api.get("/api/values", Some(&old)).await.status, 200);
+    assert_eq!(api.get("/api/values", Some(&old)).await.status, 200);
+
+    issuer.rotate_keys();
+    assert_eq!(
+        api.get("/api/values", Some(&issuer.token().sign()))
+            .await
+            .status,
+        200
+    );
+    let reply = api.get("/api/values", Some(&old)).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(
+        reply.description(),
+        "the token is signed with an unknown key"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let guard = ready(guard_for(&issuer).clock_skew(Duration::ZERO)).await;
+    let api = spawn_api(&guard).await;
+    let short = issuer.token().expires_in(1).sign();
+    assert_eq!(api.get("/api/values", Some(&short)).await.status, 200);
+    let reply = eventually(Duration::from_secs(10), "the token expires", || async {
+        let reply = api.get("/api/values", Some(&short)).await;
+        (reply.status != 200).then_some(reply)
+    })
+    .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.description(), "the token has expired");
+}
