@@ -457,6 +457,15 @@ pub async fn redeem(
     code: &str,
     verifier: Option<&str>,
 ) -> (StatusCode, serde_json::Value) {
+    redeem_for(app, "B2C_1_susi", code, verifier).await
+}
+
+pub async fn redeem_for(
+    app: &TestApp,
+    policy: &str,
+    code: &str,
+    verifier: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
     let mut form = vec![
         ("grant_type", "authorization_code".to_owned()),
         ("client_id", WEB_CLIENT.to_owned()),
@@ -467,15 +476,23 @@ pub async fn redeem(
     if let Some(v) = verifier {
         form.push(("code_verifier", v.to_owned()));
     }
-    token_request(app, &form).await
+    token_request_for(app, policy, &form).await
 }
 
 pub async fn token_request(
     app: &TestApp,
     form: &[(&str, String)],
 ) -> (StatusCode, serde_json::Value) {
+    token_request_for(app, "B2C_1_susi", form).await
+}
+
+pub async fn token_request_for(
+    app: &TestApp,
+    policy: &str,
+    form: &[(&str, String)],
+) -> (StatusCode, serde_json::Value) {
     let r = reqwest::Client::new()
-        .post(format!("{}/contoso/B2C_1_susi/oauth2/v2.0/token", app.base))
+        .post(format!("{}/contoso/{policy}/oauth2/v2.0/token", app.base))
         .form(form)
         .send()
         .await
