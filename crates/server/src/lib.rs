@@ -129,6 +129,13 @@ impl Server {
 
     /// Serves until the process ends (or the task is dropped).
     pub async fn run(self) -> Result<(), StartError> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let result = self.serve().await;
+        housekeeping.abort();
+        result
+    }
+
+    async fn serve(self) -> Result<(), StartError> {
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -150,6 +157,27 @@ impl Server {
                 axum::serve(listener, app)
                     .await
                     .map_err(|e| StartError::Other(format!("server: {e}")))
+            }
+        }
+    }
+}
+
+/// Every minute: pick up key rotations made by other nodes (or `trustframe keys rotate`), drop
+/// retired keys whose tokens have expired, and purge expired journeys, sessions and codes.
+async fn housekeeping(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        for tenant in &state.tenants {
+            if let Err(e) = tenant.oidc.reload_keys().await {
+                tracing::warn!(tenant = %tenant.name, error = %e, "could not reload signing keys");
+            }
+            if let Err(e) = tenant.oidc.prune_keys().await {
+                tracing::warn!(tenant = %tenant.name, error = %e, "could not prune retired keys");
+            }
+            if let Err(e) = tenant.store.purge_expired(tenant::now()).await {
+                tracing::warn!(tenant = %tenant.name, error = %e, "could not purge expired rows");
             }
         }
     }
