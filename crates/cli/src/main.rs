@@ -168,6 +168,7 @@ async fn run(cli: Cli) -> Result<()> {
                 extensions_app_id: &app_id,
                 attributes: &config.user_attributes,
                 api_connectors: &config.api_connectors,
+                identity_providers: &config.identity_providers,
             };
             for (i, flow) in config.user_flows.iter().enumerate() {
                 let policy = trustframe_policy::userflow::compile(flow, i, &context)

@@ -8,8 +8,10 @@
 //! Pure: no I/O.
 
 pub mod claim_resolver;
+pub mod identity_provider;
 pub mod ids;
 pub mod model;
+pub mod otp;
 pub mod rest;
 pub mod userflow;
 

@@ -9,11 +9,15 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::identity_provider::IdentityProvider;
 use crate::ids::{
     ClaimTypeId, ClaimsTransformationId, PolicyId, TechnicalProfileId, UserJourneyId,
 };
 use crate::model::*;
 use crate::rest;
+
+mod federation;
+pub use federation::{FEDERATED_ID, FEDERATED_ISSUER};
 
 /// A bad user flow or API connector: the config key and the reason.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -65,6 +69,13 @@ pub struct UserFlow {
     pub api_connectors: ApiConnectorSteps,
     #[serde(default)]
     pub profile_attributes: Vec<String>,
+    /// `local` and ids of `[[identity_providers]]`: the sign-in page's choices.
+    #[serde(default = "default_identity_providers")]
+    pub identity_providers: Vec<String>,
+}
+
+fn default_identity_providers() -> Vec<String> {
+    vec![crate::identity_provider::LOCAL.to_owned()]
 }
 
 fn default_application_claims() -> Vec<String> {
@@ -217,6 +228,7 @@ pub struct TenantContext<'a> {
     pub extensions_app_id: &'a str,
     pub attributes: &'a [UserAttribute],
     pub api_connectors: &'a [ApiConnector],
+    pub identity_providers: &'a [IdentityProvider],
 }
 
 /// Built-in user attributes: claim id, label, token claim name.
@@ -323,6 +335,11 @@ fn schema(tenant: &TenantContext<'_>) -> ClaimsSchema {
         claim("emails", "Email Addresses", DataType::StringCollection),
         claim("identities", "Identities", DataType::String),
         claim("identityProvider", "Identity Provider", DataType::String),
+        claim(
+            crate::identity_provider::ISSUER_USER_ID,
+            "Issuer user id",
+            DataType::String,
+        ),
     ];
     for name in COLLECTABLE {
         if let Some((id, label, _)) = BUILT_IN.iter().find(|(id, _, _)| id == name) {
@@ -582,12 +599,7 @@ pub fn compile(
             "a sign_in flow has no sign-up step to call it at",
         ));
     }
-    if flow.api_connectors.post_federation_signup.is_some() {
-        return Err(ConfigError::new(
-            b.key("api_connectors.post_federation_signup"),
-            "this flow has no identity provider to federate with",
-        ));
-    }
+    let flow_providers = federation::providers(&b, flow)?;
 
     // Sign-in page and its password check.
     let mut password_check =
@@ -696,6 +708,8 @@ pub fn compile(
     );
     let read = b.add(read);
 
+    let federated = federation::build(&mut b, flow, &flow_providers.external)?;
+
     let issuer = b.add(TechnicalProfile::new(
         "JwtIssuer",
         TechnicalProfileKind::JwtIssuer,
@@ -721,17 +735,41 @@ pub fn compile(
             steps.push(s);
         }
         _ => {
-            let mut s = step(1, StepKind::CombinedSignInAndSignUp);
-            s.claims_exchanges = vec![exchange("LocalAccountSigninEmailExchange", &sign_in)];
-            if flow.kind == UserFlowType::SignUpOrSignIn {
+            let local = flow_providers.local;
+            let local_sign_up = local && flow.kind == UserFlowType::SignUpOrSignIn;
+            let mut s = if local {
+                let mut s = step(1, StepKind::CombinedSignInAndSignUp);
+                s.claims_exchanges = vec![exchange("LocalAccountSigninEmailExchange", &sign_in)];
+                s
+            } else {
+                step(1, StepKind::ClaimsProviderSelection)
+            };
+            if local_sign_up {
                 s.claims_provider_selections = vec!["SignUpWithLogonEmailExchange".into()];
             }
+            let mut chosen = Vec::new();
+            if local_sign_up {
+                chosen.push(exchange("SignUpWithLogonEmailExchange", &sign_up));
+            }
+            if let Some(f) = &federated {
+                s.claims_provider_selections
+                    .extend(f.exchanges.iter().map(|e| e.id.clone()));
+                chosen.extend(f.exchanges.iter().cloned());
+            }
             steps.push(s);
-            if flow.kind == UserFlowType::SignUpOrSignIn {
+            if !chosen.is_empty() {
                 let mut s = step(2, StepKind::ClaimsExchange);
-                s.claims_exchanges = vec![exchange("SignUpWithLogonEmailExchange", &sign_up)];
+                s.claims_exchanges = chosen;
                 s.preconditions = vec![Precondition::skip_if_exists("objectId")];
                 steps.push(s);
+            }
+            if let Some(f) = &federated {
+                for (id, tp) in &f.steps {
+                    let mut s = step(0, StepKind::ClaimsExchange);
+                    s.claims_exchanges = vec![exchange(id, tp)];
+                    s.preconditions = federation::after_federation();
+                    steps.push(s);
+                }
             }
         }
     }
@@ -822,6 +860,7 @@ mod tests {
             extensions_app_id: "0123456789abcdef0123456789abcdef",
             attributes,
             api_connectors: connectors,
+            identity_providers: &[],
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use trustframe_oidc::{Application, TokenSettings};
+use trustframe_policy::identity_provider::IdentityProvider;
 use trustframe_policy::userflow::{ApiConnector, ApiConnectorAuth, UserAttribute, UserFlow};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,9 @@ pub struct Config {
     pub user_flows: Vec<UserFlow>,
     #[serde(default)]
     pub api_connectors: Vec<ApiConnector>,
+    /// External OpenID Connect providers user flows may offer (CONTRACTS.md §10).
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProvider>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

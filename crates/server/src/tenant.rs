@@ -106,6 +106,7 @@ impl Tenant {
             extensions_app_id: &extensions_app_id,
             attributes: &config.user_attributes,
             api_connectors: &config.api_connectors,
+            identity_providers: &config.identity_providers,
         };
         let mut policies = BTreeMap::new();
         for (i, flow) in config.user_flows.iter().enumerate() {
