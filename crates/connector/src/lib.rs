@@ -58,6 +58,12 @@ impl ConnectorSettings {
     pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 }
 
+/// The outbound HTTPS client of CONTRACTS.md §11 (system roots plus `extra_root_pems`, TLS 1.2
+/// or later, no redirects followed), for other outbound calls such as identity providers'.
+pub fn outbound_client(extra_root_pems: &[Vec<u8>]) -> Result<reqwest::Client, ConnectorError> {
+    outbound::Clients::new(extra_root_pems).map(|c| c.base().clone())
+}
+
 impl Default for ConnectorSettings {
     fn default() -> Self {
         Self {

@@ -197,8 +197,17 @@ impl Plan {
         let is_secret_claim = |id: &ClaimTypeId| {
             resolved.bearer_claim.as_ref() == Some(id) || is_password(call.schema, id)
         };
-        for (id, value) in call.claims {
-            if is_secret_claim(id) {
+        // Walk the (few) password-type claim types rather than every claim the journey holds:
+        // claim ids compare without regard to case, which makes each map lookup cost.
+        let secret_ids = call
+            .schema
+            .claim_types
+            .values()
+            .filter(|c| c.user_input_type == Some(UserInputType::Password))
+            .map(|c| &c.id)
+            .chain(resolved.bearer_claim.as_ref());
+        for id in secret_ids {
+            if let Some(value) = call.claims.get(id) {
                 for text in claim_value::to_texts(value) {
                     scrubber.add(&text);
                 }
@@ -290,9 +299,7 @@ impl Plan {
                     body = Body::Json(payload.into_bytes());
                 } else {
                     let mut object = Map::new();
-                    let mut shown = Map::new();
                     for s in &sent {
-                        shown.insert(s.name.clone(), shown_value(s));
                         object.insert(s.name.clone(), s.value.clone());
                     }
                     if let Contract::ApiConnector(step) = contract {
@@ -312,15 +319,20 @@ impl Plan {
                             extra.push(("ui_locales", Value::from(call.context.culture.clone())));
                         }
                         for (k, v) in extra {
-                            shown.insert(k.to_owned(), v.clone());
                             object.insert(k.to_owned(), v);
                         }
                     }
-                    detail_body = Value::Object(shown);
+                    let object = Value::Object(object);
                     body = Body::Json(
-                        serde_json::to_vec(&Value::Object(object))
+                        serde_json::to_vec(&object)
                             .map_err(|e| ConnectorError::Client(e.to_string()))?,
                     );
+                    // The same object, secrets redacted, is what the record shows.
+                    let mut shown = object;
+                    for s in sent.iter().filter(|s| s.secret) {
+                        shown[s.name.as_str()] = Value::from(REDACTED);
+                    }
+                    detail_body = shown;
                 }
             }
             SendClaimsIn::Form => {
@@ -550,8 +562,8 @@ fn input_claims(
         .filter(|id| !id.is_empty());
     let mut sent = Vec::new();
     for input in &call.profile.input_claims {
-        let data_type = call.schema.data_type(&input.claim_type);
         let default = input.default_value.as_ref().map(|d| {
+            let data_type = call.schema.data_type(&input.claim_type);
             let text = if resolve_claims {
                 call.context.resolve(d, call.claims)
             } else {
