@@ -27,7 +27,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The feature `test-issuer` adds [`test_issuer`], a local provider for tests of protected APIs.
+//! The feature `test-issuer` adds `test_issuer`, a local provider for tests of protected APIs.
+
+#![warn(missing_docs)]
 
 mod cache;
 mod claims;
