@@ -10,6 +10,40 @@ use trustframe_server::{Config, Server, ServerOptions};
 /// The demo app's client id (fixed, so bookmarks keep working).
 pub const DEMO_CLIENT_ID: &str = "6c1b5e0e-8f0a-4a3e-9d2b-0d1e2f3a4b5c";
 pub const TODO_API_CLIENT_ID: &str = "3f9a8e7d-6c5b-4a39-8271-605f4e3d2c1b";
+/// Contoso's app registration at the demo's second tenant, `fabrikam`, its OpenID provider.
+pub const FABRIKAM_CLIENT_ID: &str = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
+/// A demo secret: the demo runs on 127.0.0.1 only.
+const FABRIKAM_CLIENT_SECRET: &str = "demo-fabrikam-secret";
+
+/// The second tenant: an external OpenID Connect provider for contoso, on the same port, so a
+/// newcomer can click "Fabrikam" on contoso's sign-in page and see a federated sign-up.
+pub fn fabrikam_config_text(public_url: &str, listen: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "{public_url}"
+development = true
+
+[storage]
+url = "sqlite://fabrikam.db"
+
+[tenant]
+name = "fabrikam"
+
+[[applications]]
+name = "Contoso (federation)"
+client_id = "{FABRIKAM_CLIENT_ID}"
+client_secret = "{FABRIKAM_CLIENT_SECRET}"
+redirect_uris = ["{public_url}/contoso.onmicrosoft.com/oauth2/authresp"]
+
+[[user_flows]]
+id = "B2C_1_susi"
+type = "sign_up_or_sign_in"
+sign_up_attributes = ["givenName", "surname", "displayName"]
+"#
+    )
+}
 
 pub fn config_text(public_url: &str, listen: &str) -> String {
     format!(
@@ -65,9 +99,20 @@ name = "loyalty-number"
 url = "{public_url}/samples/api-connector/loyalty-number"
 allow_insecure = true
 
+[[identity_providers]]
+id = "fabrikam"
+type = "openid_connect"
+display_name = "Fabrikam"
+metadata_url = "{public_url}/fabrikam/B2C_1_susi/v2.0/.well-known/openid-configuration"
+client_id = "{FABRIKAM_CLIENT_ID}"
+client_secret = "{FABRIKAM_CLIENT_SECRET}"
+scope = "openid profile email"
+claims = {{ user_id = "sub", display_name = "name", given_name = "given_name", surname = "family_name", email = "emails" }}
+
 [[user_flows]]
 id = "B2C_1_susi"
 type = "sign_up_or_sign_in"
+identity_providers = ["local", "fabrikam"]
 sign_up_attributes = ["givenName", "surname", "displayName", "extension_accessCode"]
 application_claims = ["email", "givenName", "surname", "displayName", "objectId", "identityProvider", "newUser", "extension_balance"]
 api_connectors = {{ post_attribute_collection = "check-access-code", pre_token_issuance = "get-profile" }}
@@ -96,9 +141,15 @@ pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
     // `trustframe audit tail --config trustframe-demo/trustframe.toml`.
     std::fs::write(&config_path, &text)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let fabrikam_path = data_dir.join("fabrikam.toml");
+    let fabrikam_text = fabrikam_config_text(&public_url, &addr.to_string());
+    let fabrikam = Config::parse(&fabrikam_text, &fabrikam_path, std::iter::empty())
+        .map_err(|e| anyhow::anyhow!("demo config (fabrikam): {e}"))?;
+    std::fs::write(&fabrikam_path, &fabrikam_text)
+        .with_context(|| format!("cannot write {}", fabrikam_path.display()))?;
     let samples = axum::Router::new().nest("/samples", trustframe_samples::router());
     let server = Server::build(ServerOptions {
-        configs: vec![config],
+        configs: vec![config, fabrikam],
         extra_routes: Some(samples),
         home_links: vec![("Metrics".into(), "/metrics".into())],
         listener: Some(listener),
@@ -122,6 +173,13 @@ mod tests {
         let config = Config::parse(
             &text,
             Path::new("/tmp/demo/trustframe.toml"),
+            std::iter::empty(),
+        );
+        assert!(config.is_ok(), "{:?}", config.err());
+        let text = fabrikam_config_text("http://127.0.0.1:8080", "127.0.0.1:8080");
+        let config = Config::parse(
+            &text,
+            Path::new("/tmp/demo/fabrikam.toml"),
             std::iter::empty(),
         );
         assert!(config.is_ok(), "{:?}", config.err());

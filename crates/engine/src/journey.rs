@@ -17,6 +17,9 @@ use trustframe_policy::{
 use crate::env::{CreateResult, Env, Identity, PasswordCheck, RestOutcome, RestRequest};
 use crate::{EngineError, transform, validate};
 
+mod federation;
+pub use federation::FederationRequest;
+
 /// B2C's messages where a policy sets none (CONTRACTS.md §8, `error-codes.md`).
 pub mod messages {
     pub const USER_EXISTS: &str =
@@ -71,6 +74,9 @@ pub enum Input {
     /// A choice on the awaiting page: a claims exchange id (sign up, a provider).
     Select(String),
     Cancel,
+    /// The verified ID token claims of the identity provider the journey was sent to with
+    /// [`Outcome::Federate`].
+    FederationResult(serde_json::Map<String, Value>),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +89,9 @@ pub enum Outcome {
     Block {
         message: String,
     },
+    /// The user goes to an external identity provider; the journey waits for
+    /// [`Input::FederationResult`].
+    Federate(FederationRequest),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -227,6 +236,11 @@ impl<'a> Engine<'a> {
                 state.step = 0;
                 state.awaiting = None;
             }
+            Input::FederationResult(provider_claims) => {
+                if let Some(outcome) = self.federated(state, &provider_claims)? {
+                    return Ok(outcome);
+                }
+            }
             Input::Cancel => {
                 return Ok(Outcome::Fail(Failure {
                     error: "access_denied".into(),
@@ -290,6 +304,11 @@ impl<'a> Engine<'a> {
                         state.step += 1;
                         continue;
                     }
+                    if let Some(exchange) = self.domain_hint_choice(state, step, steps)? {
+                        state.selected = Some(exchange);
+                        state.step += 1;
+                        continue;
+                    }
                     let profile = match step.claims_exchanges.first() {
                         Some(exchange) => exchange.technical_profile.clone(),
                         None => TechnicalProfileId::new(format!("step-{}-selection", step.order)),
@@ -324,6 +343,9 @@ impl<'a> Engine<'a> {
                         },
                     };
                     let profile = self.profile(&exchange.technical_profile)?;
+                    if profile.kind == TechnicalProfileKind::OpenIdConnect {
+                        return Ok(self.federate(state, profile));
+                    }
                     if profile.kind == TechnicalProfileKind::SelfAsserted {
                         state.awaiting = Some(profile.id.clone());
                         self.prefill(state, profile)?;
@@ -775,6 +797,7 @@ impl<'a> Engine<'a> {
         // The key claim: the object id, or a sign-in name (`signInNames.emailAddress`).
         let mut object_id = None;
         let mut sign_in = None;
+        let (mut federated_issuer, mut federated_id) = (None, None);
         for input in &profile.input_claims {
             let Some(value) = self.claim_or_default(input, claims, context) else {
                 continue;
@@ -784,9 +807,19 @@ impl<'a> Engine<'a> {
                 object_id = Some(value);
             } else if let Some(kind) = partner.strip_prefix("signInNames.") {
                 sign_in = Some((kind.to_owned(), value));
+            } else if partner.eq_ignore_ascii_case(trustframe_policy::userflow::FEDERATED_ISSUER) {
+                federated_issuer = Some(value);
+            } else if partner.eq_ignore_ascii_case(trustframe_policy::userflow::FEDERATED_ID) {
+                federated_id = Some(value);
             }
         }
-        let tenant = context.tenant_name.clone();
+        // The issuer of the key identity: the tenant for local accounts, the identity
+        // provider for a federated one (CONTRACTS.md §10).
+        let mut tenant = context.tenant_name.clone();
+        if let (Some(issuer), Some(id)) = (federated_issuer, federated_id) {
+            sign_in = Some(("federated".to_owned(), id));
+            tenant = issuer;
+        }
         let existing = match (&object_id, &sign_in) {
             (Some(id), _) => self.env.directory.read(id).await?,
             (None, Some((kind, value))) => {

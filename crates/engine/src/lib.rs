@@ -13,7 +13,8 @@ pub use env::{
     RestOutcome, RestRequest,
 };
 pub use journey::{
-    Engine, Failure, Field, Input, Issued, JourneyState, Outcome, Page, PageKind, Selection,
+    Engine, Failure, FederationRequest, Field, Input, Issued, JourneyState, Outcome, Page,
+    PageKind, Selection,
 };
 
 #[derive(Debug, thiserror::Error)]

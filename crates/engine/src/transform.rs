@@ -137,9 +137,14 @@ pub fn apply(
             let out =
                 output(t, "collection").ok_or_else(|| missing(t, "output claim 'collection'"))?;
             if let Some(v) = string_of(claims.get(id)) {
+                // The issuer: an input claim (a federated identity's provider), else the
+                // parameter (the tenant, for local accounts).
+                let issuer = input(t, "issuer")
+                    .and_then(|c| string_of(claims.get(c)))
+                    .unwrap_or_else(|| parameter(t, "issuer").unwrap_or_default().to_owned());
                 let identity = serde_json::json!({
                     "signInType": parameter(t, "signInType").unwrap_or("emailAddress"),
-                    "issuer": parameter(t, "issuer").unwrap_or_default(),
+                    "issuer": issuer,
                     "issuerAssignedId": v,
                 });
                 claims.insert(out.clone(), Value::Array(vec![identity]));

@@ -11,7 +11,6 @@ pub mod claim_resolver;
 pub mod identity_provider;
 pub mod ids;
 pub mod model;
-pub mod otp;
 pub mod rest;
 pub mod userflow;
 

@@ -340,6 +340,30 @@ impl Config {
                 ));
             }
         }
+        let mut ids = std::collections::HashSet::new();
+        for (i, p) in self.identity_providers.iter().enumerate() {
+            let key = format!("identity_providers[{i}]");
+            p.validate(&key)
+                .map_err(|e| ConfigError::invalid(e.key, e.message))?;
+            if !ids.insert(p.id.to_ascii_lowercase()) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.id"),
+                    format!("'{}' is defined twice", p.id),
+                ));
+            }
+            let url = url::Url::parse(&p.metadata_url).map_err(|e| {
+                ConfigError::invalid(
+                    format!("{key}.metadata_url"),
+                    format!("'{}': {e}", p.metadata_url),
+                )
+            })?;
+            if url.scheme() != "https" && !(p.allow_insecure || self.server.development) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.metadata_url"),
+                    "must be https:// (set allow_insecure = true for a development provider over http)",
+                ));
+            }
+        }
         for (i, c) in self.api_connectors.iter().enumerate() {
             let url = url::Url::parse(&c.url).map_err(|e| {
                 ConfigError::invalid(

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod cookies;
 pub mod directory;
+pub mod federation;
 pub mod metrics;
 pub mod pages;
 pub mod rest;

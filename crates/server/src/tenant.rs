@@ -56,6 +56,8 @@ pub struct Tenant {
     pub flow_ids: Vec<String>,
     pub directory: StoreDirectory,
     pub rest: ConnectorClient,
+    /// External identity providers of the tenant's user flows.
+    pub federation: crate::federation::Federation,
     pub sessions: SessionConfig,
     pub development: bool,
     /// (redirect URI, client id) of apps allowed implicit id tokens.
@@ -138,6 +140,19 @@ impl Tenant {
                 source,
             })?);
         }
+        let federation = crate::federation::Federation::new(
+            trustframe_connector::outbound_client(&extra_root_pems)?,
+            config.server.development,
+            config
+                .identity_providers
+                .iter()
+                .flat_map(|p| p.secrets())
+                .filter_map(|(reference, source)| match source {
+                    SecretSource::Inline(v) => Some((reference, v)),
+                    SecretSource::File(_) => None,
+                })
+                .collect(),
+        );
         let settings = ConnectorSettings {
             extra_root_pems,
             development: config.server.development,
@@ -169,6 +184,7 @@ impl Tenant {
             flow_ids: config.user_flows.iter().map(|f| f.id.clone()).collect(),
             policies,
             rest: ConnectorClient { connector },
+            federation,
             sessions: config.sessions.clone(),
             development: config.server.development,
             app_ids_with_redirect: config

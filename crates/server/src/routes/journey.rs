@@ -31,9 +31,9 @@ use crate::{AppState, Tenant, cookies};
 
 /// A journey between two requests.
 #[derive(Serialize, Deserialize)]
-struct StoredJourney {
-    state: JourneyState,
-    request: ValidatedAuthorize,
+pub(super) struct StoredJourney {
+    pub(super) state: JourneyState,
+    pub(super) request: ValidatedAuthorize,
     csrf: String,
     /// SHA-256 of the binding cookie's value.
     binding: String,
@@ -41,7 +41,10 @@ struct StoredJourney {
     /// The SSO session the journey continues, with its sign-in time.
     session: Option<(String, i64)>,
     /// Set when the journey has ended on a page (a block): where "back to the app" goes.
-    finished: Option<AuthorizationResponse>,
+    pub(super) finished: Option<AuthorizationResponse>,
+    /// The identity provider the user was sent to, and its answer once it came back.
+    #[serde(default)]
+    pub(super) federation: Option<super::authresp::Federating>,
 }
 
 fn random_token() -> String {
@@ -53,7 +56,7 @@ fn sha256(s: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(s.as_bytes()))
 }
 
-fn journey_path(tenant: &Tenant, policy: &str, id: &str) -> String {
+pub(super) fn journey_path(tenant: &Tenant, policy: &str, id: &str) -> String {
     format!("/{}/{}/journey/{id}", tenant.name, policy)
 }
 
@@ -71,7 +74,7 @@ fn engine_failure(state: &AppState, tenant: &Tenant, error: &EngineError) -> Res
             tracing::error!(tenant = %tenant.name, error = %m, "policy error");
             state.pages.error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "The sign-in is misconfigured. The administrator has been told.",
+                "AADB2C90037: An error occurred while processing the request. Please contact administrator of the site you are trying to access.",
             )
         }
         EngineError::Env(e) => {
@@ -124,7 +127,7 @@ async fn authorize(
     let Some(tenant) = state.tenant(&tenant_segment).cloned() else {
         return state.pages.error(
             StatusCode::NOT_FOUND,
-            &format!("AADB2C99002: The tenant '{tenant_segment}' does not exist."),
+            &format!("The tenant '{tenant_segment}' does not exist."),
         );
     };
     let Some(policy_name) = policy else {
@@ -134,7 +137,7 @@ async fn authorize(
         return state.pages.error(
             StatusCode::NOT_FOUND,
             &format!(
-                "AADB2C90008: The policy '{policy_name}' does not exist in tenant '{}'.",
+                "The policy '{policy_name}' does not exist in tenant '{}'.",
                 tenant.domain
             ),
         );
@@ -228,6 +231,7 @@ async fn authorize(
         page: None,
         session: session.map(|s| (s.id, s.auth_time)),
         finished: None,
+        federation: None,
     };
     let id = random_token();
     tracing::info!(tenant = %tenant.name, policy = %policy.id, correlation_id, "journey started");
@@ -302,7 +306,7 @@ pub async fn authorize_post_p(
 }
 
 /// Runs the engine one step and answers with what it decided.
-async fn advance(
+pub(super) async fn advance(
     state: &AppState,
     tenant: &Arc<Tenant>,
     id: &str,
@@ -320,6 +324,8 @@ async fn advance(
         Env {
             directory: &tenant.directory,
             rest: &tenant.rest,
+            mailer: &tenant.mailer,
+            clock: &trustframe_engine::SystemClock,
         },
     );
     let outcome = match engine.advance(&mut stored.state, input).await {
@@ -337,9 +343,22 @@ async fn advance(
         }
         Outcome::SendClaims(issued) => {
             let current = now();
-            let (session_id, auth_time, new_session) = match &stored.session {
-                Some((sid, auth_time)) if stored.state.sso => (sid.clone(), *auth_time, false),
-                _ => (random_token(), current, true),
+            // The session continues unless the journey ended it (a password reset) or signed
+            // in someone else.
+            let kept = match &stored.session {
+                Some((sid, auth_time)) if stored.state.sso => {
+                    match tenant.store.session(sid, current).await {
+                        Ok(Some(s)) if s.object_id == issued.object_id => {
+                            Some((sid.clone(), *auth_time))
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let (session_id, auth_time, new_session) = match kept {
+                Some((sid, auth_time)) => (sid, auth_time, false),
+                None => (random_token(), current, true),
             };
             if new_session {
                 let lifetime = i64::from(tenant.sessions.sso_lifetime_minutes) * 60;
@@ -408,6 +427,8 @@ async fn advance(
             .unwrap_or(ErrorCode::ServerError);
             let journey_error = if failure.description.starts_with("AADB2C90091") {
                 JourneyError::UserCancelled
+            } else if failure.description.starts_with("AADB2C90118") {
+                JourneyError::ForgotPassword
             } else {
                 JourneyError::Other {
                     error,
@@ -425,7 +446,7 @@ async fn advance(
                 &stored.request,
                 &JourneyError::Other {
                     error: ErrorCode::AccessDenied,
-                    description: format!("AADB2C90273: The sign-up was blocked: {message}"),
+                    description: format!("The sign-up was blocked by an API connector: {message}"),
                 },
             );
             stored.finished = Some(back);
@@ -442,10 +463,13 @@ async fn advance(
                 Some(&continue_url),
             )
         }
+        Outcome::Federate(request) => {
+            super::authresp::federate(state, tenant, &policy, id, stored, request).await
+        }
     }
 }
 
-async fn save(
+pub(super) async fn save(
     state: &AppState,
     tenant: &Tenant,
     id: &str,
@@ -479,7 +503,7 @@ async fn forget(tenant: &Tenant, id: &str) {
 }
 
 /// Loads a journey and checks it belongs to this browser.
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     tenant_segment: &str,
     id: &str,
@@ -495,7 +519,7 @@ async fn load(
         state.pages.message(
             StatusCode::NOT_FOUND,
             "This page has expired",
-            "Your sign-in session has expired or was already finished. Please start again from the application.",
+            "AADB2C90046: We are having trouble loading your current state. Your sign-in may have expired or already finished: please start again from the application.",
             Some(&tenant.domain),
             None,
         )
@@ -600,6 +624,15 @@ pub async fn submit(
     let input = match (action.as_deref(), select) {
         (Some("cancel"), _) => Input::Cancel,
         (_, Some(exchange)) => Input::Select(exchange),
+        // A display control's button: `{control}:{action}` (CONTRACTS.md §9).
+        (Some(a), None) if a.contains(':') => {
+            let (control, action) = a.split_once(':').unwrap_or_default();
+            Input::Control {
+                control: control.to_owned(),
+                action: action.to_owned(),
+                form: fields,
+            }
+        }
         _ => Input::Submit(fields),
     };
     advance(&state, &tenant, &id, stored, input).await

@@ -1,6 +1,7 @@
 //! Routes in B2C's URL shapes (ARCHITECTURE.md "URL shapes"). Tenant and policy are matched
 //! without regard to case; unknown query parameters are ignored.
 
+mod authresp;
 mod home;
 mod journey;
 mod protocol;
@@ -74,6 +75,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/{tenant}/{policy}/journey/{id}/return",
             get(journey::back_to_app),
+        )
+        // External identity providers answer here (CONTRACTS.md §10), then the journey goes on
+        // in the browser that started it.
+        .route(
+            "/{tenant}/oauth2/authresp",
+            get(authresp::callback_get).post(authresp::callback_post),
+        )
+        .route(
+            "/{tenant}/{policy}/journey/{id}/federated",
+            get(authresp::federated),
         )
         .fallback(not_found)
         .with_state(state)

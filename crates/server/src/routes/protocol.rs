@@ -29,14 +29,16 @@ fn resolve<'a>(
         return Err(json_error(
             StatusCode::NOT_FOUND,
             "invalid_tenant",
-            &format!("AADB2C99002: The tenant '{tenant}' does not exist."),
+            &format!(
+                "AADB2C90022: Unable to return metadata: the tenant '{tenant}' does not exist."
+            ),
         ));
     };
     let Some(policy) = policy else {
         return Err(json_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "AADB2C90067: The policy name is missing: use the path form or the 'p' parameter.",
+            "AADB2C90022: Unable to return metadata: the request names no policy (use the path form or the 'p' parameter).",
         ));
     };
     match t.policy(policy) {

@@ -28,6 +28,26 @@ pub struct TestApp {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl TestApp {
+    /// A server started elsewhere (several tenants, a prepared listener).
+    #[allow(dead_code)]
+    pub fn from_parts(
+        addr: SocketAddr,
+        base: String,
+        dir: tempfile::TempDir,
+        state: std::sync::Arc<trustframe_server::AppState>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            addr,
+            base,
+            dir,
+            state,
+            task,
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.task.abort();
@@ -300,7 +320,13 @@ impl Browser {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_else(|| panic!("redirect without location"))
                     .to_owned();
-                let next = self.absolute(&location);
+                // Relative to the answering server: a journey may cross to another one (an
+                // external identity provider).
+                let next = response
+                    .url()
+                    .join(&location)
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|_| self.absolute(&location));
                 if next.starts_with(REDIRECT) {
                     return Step::Callback(parse_callback(&next));
                 }
@@ -327,6 +353,17 @@ impl Browser {
                     return Step::Callback(Callback {
                         params: inputs(&body).into_iter().collect(),
                     });
+                }
+                // A form_post to another party (an identity provider's answer): post it.
+                if !action.is_empty() {
+                    response = self
+                        .client
+                        .post(&action)
+                        .form(&inputs(&body))
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("POST {action}: {e}"));
+                    continue;
                 }
             }
             return Step::Page(Html { status, url, body });
@@ -355,13 +392,15 @@ impl Browser {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        self.post_form(
-            &page
-                .form_action()
-                .unwrap_or_else(|| panic!("no form on {}", page.url)),
-            &form,
-        )
-        .await
+        let action = page
+            .form_action()
+            .unwrap_or_else(|| panic!("no form on {}", page.url));
+        // Relative to the page: it may be another server's (an identity provider's).
+        let action = url::Url::parse(&page.url)
+            .and_then(|u| u.join(&action))
+            .map(|u| u.to_string())
+            .unwrap_or(action);
+        self.post_form(&action, &form).await
     }
 
     pub async fn post_form(&self, action: &str, form: &[(String, String)]) -> Step {
