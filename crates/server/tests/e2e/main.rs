@@ -1,7 +1,13 @@
 //! End-to-end tests: a real server on 127.0.0.1:0, driven as a browser would.
 
 mod api_connectors;
+mod email;
 mod federation;
+mod guard;
 mod helpers;
 mod local_accounts;
+mod password_reset;
+mod profile_edit;
 mod protocol;
+mod smtp;
+mod verification;
