@@ -289,7 +289,7 @@ async fn bench() {
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for (callers, target, total) in [
         (1usize, Target::Fast, 20_000usize),
-        (200, Target::Working, 40_000),
+        (200, Target::Working, 80_000),
     ] {
         // Interleaved rounds, so drift hits both sides alike; the rounds are pooled.
         let (mut raw, mut con) = (Vec::new(), Vec::new());

@@ -379,7 +379,7 @@ impl Connector {
             .profile
             .metadata
             .get(md::SERVICE_URL)
-            .map(|u| u.split(['?', '#']).next().unwrap_or_default().to_owned())
+            .map(crate::plan::without_query)
             .unwrap_or_default();
         tracing::error!(
             technical_profile = %call.profile.id,

@@ -717,8 +717,21 @@ fn fill_url(
     out
 }
 
-fn without_query(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+/// A URL as records and logs show it: no query string (it often carries a function key), no
+/// fragment, no `user:password@`.
+pub(crate) fn without_query(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or_default();
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => base.to_owned(),
+    }
 }
 
 fn message(profile: &TechnicalProfile, key: &str) -> Option<String> {
@@ -774,4 +787,22 @@ fn output_specs(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_urls_lose_query_fragment_and_credentials() {
+        assert_eq!(
+            without_query("https://u:p@api.example.com:8443/a/b?code=k#f"),
+            "https://api.example.com:8443/a/b"
+        );
+        assert_eq!(
+            without_query("https://api.example.com?x=1"),
+            "https://api.example.com"
+        );
+        assert_eq!(without_query("https://h/p@x"), "https://h/p@x");
+    }
 }
