@@ -101,8 +101,53 @@ pub trait RestClient: Send + Sync {
     async fn exchange(&self, request: RestRequest<'_>) -> Result<RestOutcome, EnvError>;
 }
 
+/// A one-time code to e-mail (CONTRACTS.md §9). `Debug` leaves the code out: it is a secret.
+pub struct CodeMail {
+    pub to: String,
+    pub code: String,
+    /// The journey's culture (`ui_locales`, `en-US` when absent): the mail's language.
+    pub culture: String,
+    pub lifetime_seconds: i64,
+    /// `contoso.onmicrosoft.com`.
+    pub tenant: String,
+    pub correlation_id: String,
+}
+
+impl std::fmt::Debug for CodeMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeMail")
+            .field("to", &self.to)
+            .field("culture", &self.culture)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send_code(&self, mail: CodeMail) -> Result<(), EnvError>;
+}
+
+/// Seconds since the Unix epoch; injectable so expiry can be tested without waiting.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
 /// Everything a journey may touch.
 pub struct Env<'a> {
     pub directory: &'a dyn Directory,
     pub rest: &'a dyn RestClient,
+    pub mailer: &'a dyn Mailer,
+    pub clock: &'a dyn Clock,
 }

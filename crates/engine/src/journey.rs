@@ -17,7 +17,9 @@ use trustframe_policy::{
 use crate::env::{CreateResult, Env, Identity, PasswordCheck, RestOutcome, RestRequest};
 use crate::{EngineError, transform, validate};
 
+mod controls;
 mod federation;
+pub use controls::{ControlStatus, ControlView};
 pub use federation::FederationRequest;
 
 /// B2C's messages where a policy sets none (CONTRACTS.md §8, `error-codes.md`).
@@ -42,6 +44,9 @@ pub struct JourneyState {
     pub context: ResolverContext,
     /// The journey continues a single sign-on session: sign-in pages are skipped.
     pub sso: bool,
+    /// One-time codes sent and display controls finished (CONTRACTS.md §9).
+    #[serde(default)]
+    pub verification: controls::VerificationState,
 }
 
 impl JourneyState {
@@ -54,6 +59,7 @@ impl JourneyState {
             awaiting: None,
             context,
             sso: false,
+            verification: controls::VerificationState::default(),
         }
     }
 
@@ -73,6 +79,13 @@ pub enum Input {
     Submit(BTreeMap<String, String>),
     /// A choice on the awaiting page: a claims exchange id (sign up, a provider).
     Select(String),
+    /// An action of a display control on the awaiting page (`SendCode`, `VerifyCode`,
+    /// `ChangeClaims`), with the page's fields as typed so far.
+    Control {
+        control: String,
+        action: String,
+        form: BTreeMap<String, String>,
+    },
     Cancel,
     /// The verified ID token claims of the identity provider the journey was sent to with
     /// [`Outcome::Federate`].
@@ -126,6 +139,12 @@ pub struct Page {
     pub selections: Vec<Selection>,
     /// A message for the whole page (a REST API's `userMessage`, a wrong password).
     pub error: Option<String>,
+    /// Display controls (e-mail verification): their fields are in `fields`, marked.
+    #[serde(default)]
+    pub controls: Vec<ControlView>,
+    /// The claims exchange the "Forgot your password?" link selects, when the page has one.
+    #[serde(default)]
+    pub forgot_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +158,9 @@ pub struct Field {
     pub help_text: Option<String>,
     pub options: Vec<(String, String)>,
     pub error: Option<String>,
+    /// The display control this field belongs to.
+    #[serde(default)]
+    pub control: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,10 +278,21 @@ impl<'a> Engine<'a> {
                     ));
                 };
                 let page = self.page(state, &awaiting, None, BTreeMap::new())?;
-                if !page
-                    .selections
-                    .iter()
-                    .any(|s| s.exchange.eq_ignore_ascii_case(&exchange))
+                if page.forgot_password.is_some()
+                    && let Some(outcome) =
+                        controls::forgot_password_error(self.policy, &awaiting, &exchange)
+                {
+                    return Ok(outcome);
+                }
+                let forgot = page
+                    .forgot_password
+                    .as_deref()
+                    .is_some_and(|f| f.eq_ignore_ascii_case(&exchange));
+                if !forgot
+                    && !page
+                        .selections
+                        .iter()
+                        .any(|s| s.exchange.eq_ignore_ascii_case(&exchange))
                 {
                     return Err(EngineError::UnexpectedInput(format!(
                         "'{exchange}' is not a choice of this page"
@@ -268,6 +301,20 @@ impl<'a> Engine<'a> {
                 state.selected = Some(exchange);
                 state.awaiting = None;
                 state.step += 1;
+            }
+            Input::Control {
+                control,
+                action,
+                form,
+            } => {
+                let Some(awaiting) = state.awaiting.clone() else {
+                    return Err(EngineError::UnexpectedInput(
+                        "no page is waiting for input".into(),
+                    ));
+                };
+                return self
+                    .control_action(state, &awaiting, &control, &action, &form)
+                    .await;
             }
             Input::Submit(form) => {
                 let Some(awaiting) = state.awaiting.clone() else {
@@ -428,6 +475,8 @@ impl<'a> Engine<'a> {
                 fields: Vec::new(),
                 selections,
                 error,
+                controls: Vec::new(),
+                forgot_password: None,
             });
         };
         let mut fields = Vec::new();
@@ -453,8 +502,11 @@ impl<'a> Engine<'a> {
                 help_text: claim_type.user_help_text.clone(),
                 options: claim_type.enumeration.clone(),
                 error: field_errors.get(&claim.claim_type).cloned(),
+                control: None,
             });
         }
+        let controls = self.decorate_controls(state, profile, &mut fields, &field_errors)?;
+        let forgot_password = controls::forgot_password_link(profile, kind, &fields);
         Ok(Page {
             technical_profile: profile.id.clone(),
             kind,
@@ -462,6 +514,8 @@ impl<'a> Engine<'a> {
             fields,
             selections,
             error,
+            controls,
+            forgot_password,
         })
     }
 
@@ -471,7 +525,11 @@ impl<'a> Engine<'a> {
         steps: &[OrchestrationStep],
     ) -> Result<Vec<Selection>, EngineError> {
         let mut out = Vec::new();
+        let forgot = controls::forgot_password_override(self.policy, step);
         for id in &step.claims_provider_selections {
+            if forgot.is_some_and(|f| f.eq_ignore_ascii_case(id)) {
+                continue;
+            }
             let exchange = steps
                 .iter()
                 .flat_map(|s| s.claims_exchanges.iter())
@@ -508,7 +566,14 @@ impl<'a> Engine<'a> {
         }
         let mut working = state.claims.clone();
         match validate::collect(&fields, form)? {
-            Ok(values) => working.extend(values),
+            Ok(values) => {
+                working.extend(values);
+                if let Some(message) = self.unverified_controls(state, profile, &working) {
+                    self.keep_typed(state, profile, form);
+                    let page = self.page(state, profile_id, Some(message), BTreeMap::new())?;
+                    return Ok(Some(Outcome::Page(page)));
+                }
+            }
             Err(field_errors) => {
                 // Keep what the user typed (never passwords) so they only fix what is wrong.
                 for (t, _) in &fields {

@@ -5,16 +5,17 @@
 
 pub mod env;
 pub mod journey;
+pub mod otp;
 pub mod transform;
 pub mod validate;
 
 pub use env::{
-    CreateResult, Directory, DirectoryUser, Env, EnvError, Identity, PasswordCheck, RestClient,
-    RestOutcome, RestRequest,
+    Clock, CodeMail, CreateResult, Directory, DirectoryUser, Env, EnvError, Identity, Mailer,
+    PasswordCheck, RestClient, RestOutcome, RestRequest, SystemClock,
 };
 pub use journey::{
-    Engine, Failure, FederationRequest, Field, Input, Issued, JourneyState, Outcome, Page,
-    PageKind, Selection,
+    ControlStatus, ControlView, Engine, Failure, FederationRequest, Field, Input, Issued,
+    JourneyState, Outcome, Page, PageKind, Selection,
 };
 
 #[derive(Debug, thiserror::Error)]

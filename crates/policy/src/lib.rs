@@ -11,6 +11,7 @@ pub mod claim_resolver;
 pub mod identity_provider;
 pub mod ids;
 pub mod model;
+pub mod otp;
 pub mod rest;
 pub mod userflow;
 

@@ -277,8 +277,12 @@ pub enum TechnicalProfileKind {
     JwtIssuer,
     /// Federation with an external OpenID Connect provider.
     OpenIdConnect,
-    /// One-time password generate/verify (`OneTimePasswordProtocolProvider`).
+    /// One-time password generate/verify (`OneTimePasswordProtocolProvider`); `Operation`
+    /// metadata says which (CONTRACTS.md §9).
     OneTimePassword,
+    /// Sends a templated message through the tenant's mailer (`Template` metadata): our stand-in
+    /// for B2C's SendGrid RESTful profile or its built-in verification e-mail.
+    Mail,
     /// Session management and other profiles that do nothing at run time here.
     NoOp,
 }
@@ -302,6 +306,10 @@ pub struct TechnicalProfile {
     pub output_claims_transformations: Vec<ClaimsTransformationId>,
     pub persisted_claims: Vec<ClaimRef>,
     pub validation_technical_profiles: Vec<ValidationTechnicalProfile>,
+    /// Display controls on the page (B2C's `DisplayClaim DisplayControlReferenceId`, resolved):
+    /// each shows some of the display claims together with its actions.
+    #[serde(default)]
+    pub display_controls: Vec<DisplayControl>,
     pub span: Span,
 }
 
@@ -321,6 +329,7 @@ impl TechnicalProfile {
             output_claims_transformations: Vec::new(),
             persisted_claims: Vec::new(),
             validation_technical_profiles: Vec::new(),
+            display_controls: Vec::new(),
             span: Span::default(),
         }
     }
@@ -519,4 +528,43 @@ pub struct RelyingParty {
     pub output_claims: Vec<ClaimRef>,
     pub output_claims_transformations: Vec<ClaimsTransformationId>,
     pub span: Span,
+}
+
+/// A `DisplayControl` of type `VerificationControl` (B2C's `display-control-verification.md`):
+/// claims shown together on a self-asserted page with actions (send code, verify code). Its
+/// output claims are set only once the control has finished (the code was verified), so a page
+/// cannot continue with an unverified value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DisplayControl {
+    pub id: String,
+    /// The claims it shows (`email`, `verificationCode`), in order.
+    pub display_claims: Vec<ClaimRef>,
+    /// The display claim that holds the code the user types (`ControlClaimType="VerificationCode"`).
+    pub code_claim: ClaimTypeId,
+    /// The claims the control vouches for once verified (`email`).
+    pub output_claims: Vec<ClaimRef>,
+    pub actions: Vec<DisplayControlAction>,
+    pub span: Span,
+}
+
+/// An `Action` of a display control: its validation technical profiles run in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DisplayControlAction {
+    /// `SendCode` or `VerifyCode`.
+    pub id: String,
+    pub validation_technical_profiles: Vec<ValidationTechnicalProfile>,
+}
+
+impl DisplayControl {
+    pub const SEND_CODE: &str = "SendCode";
+    pub const VERIFY_CODE: &str = "VerifyCode";
+
+    pub fn action(&self, id: &str) -> Option<&DisplayControlAction> {
+        self.actions.iter().find(|a| a.id.eq_ignore_ascii_case(id))
+    }
+
+    /// `true` when the control shows this claim.
+    pub fn shows(&self, claim: &ClaimTypeId) -> bool {
+        self.display_claims.iter().any(|c| &c.claim_type == claim)
+    }
 }

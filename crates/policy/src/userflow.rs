@@ -16,7 +16,9 @@ use crate::ids::{
 use crate::model::*;
 use crate::rest;
 
+mod account;
 mod federation;
+pub use account::PasswordResetMode;
 pub use federation::{FEDERATED_ID, FEDERATED_ISSUER};
 
 /// A bad user flow or API connector: the config key and the reason.
@@ -72,6 +74,16 @@ pub struct UserFlow {
     /// `local` and ids of `[[identity_providers]]`: the sign-in page's choices.
     #[serde(default = "default_identity_providers")]
     pub identity_providers: Vec<String>,
+    /// Local sign-up proves the e-mail address by code before the account is written (B2C's
+    /// default; CONTRACTS.md §9).
+    #[serde(default = "account::default_true")]
+    pub email_verification: bool,
+    /// What the sign-in page's "Forgot your password?" link does.
+    #[serde(default)]
+    pub password_reset: PasswordResetMode,
+    /// How long a verification code is valid (B2C: 600, 60–1200).
+    #[serde(default = "account::default_code_lifetime")]
+    pub code_lifetime_seconds: u32,
 }
 
 fn default_identity_providers() -> Vec<String> {
@@ -581,17 +593,7 @@ pub fn compile(
             check_attribute(tenant, &b.key("application_claims"), c, &[])?;
         }
     }
-    match flow.kind {
-        UserFlowType::SignUpOrSignIn | UserFlowType::SignUp | UserFlowType::SignIn => {}
-        other => {
-            return Err(ConfigError::new(
-                b.key("type"),
-                format!(
-                    "{other:?} user flows are not available yet; use sign_up_or_sign_in, sign_up or sign_in"
-                ),
-            ));
-        }
-    }
+    account::check(&b, flow)?;
     if flow.kind == UserFlowType::SignIn && flow.api_connectors.post_attribute_collection.is_some()
     {
         return Err(ConfigError::new(
@@ -729,6 +731,7 @@ pub fn compile(
     };
     let mut steps = Vec::new();
     match flow.kind {
+        UserFlowType::PasswordReset => steps = account::password_reset_steps(&mut b, flow),
         UserFlowType::SignUp => {
             let mut s = step(1, StepKind::ClaimsExchange);
             s.claims_exchanges = vec![exchange("SignUpWithLogonEmailExchange", &sign_up)];
@@ -773,9 +776,13 @@ pub fn compile(
             }
         }
     }
+    account::local_account(&mut b, flow, &mut steps);
     let mut s = step(0, StepKind::ClaimsExchange);
     s.claims_exchanges = vec![exchange("AADUserReadWithObjectId", &read)];
     steps.push(s);
+    if flow.kind == UserFlowType::ProfileEdit {
+        steps.push(account::profile_edit_step(&mut b, flow));
+    }
     if let Some(name) = &flow.api_connectors.pre_token_issuance {
         let rest = b.api_connector(
             "pre_token_issuance",
@@ -828,7 +835,11 @@ pub fn compile(
     };
     Ok(Policy {
         id: PolicyId::new(flow.id.clone()),
-        claims_schema: schema(tenant),
+        claims_schema: {
+            let mut s = schema(tenant);
+            account::extend_schema(&mut s);
+            s
+        },
         claims_transformations: b.transformations,
         technical_profiles: b.profiles,
         user_journeys: [(journey_id.clone(), journey)].into_iter().collect(),
@@ -903,6 +914,8 @@ api_connectors = { pre_token_issuance = "enrich" }"#,
             kinds,
             [
                 StepKind::CombinedSignInAndSignUp,
+                StepKind::ClaimsExchange,
+                // NewCredentials: the self-service password reset (account.rs).
                 StepKind::ClaimsExchange,
                 StepKind::ClaimsExchange,
                 StepKind::ClaimsExchange,

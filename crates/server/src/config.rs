@@ -50,6 +50,9 @@ pub struct Config {
     pub passwords: PasswordConfig,
     #[serde(default)]
     pub outbound: OutboundConfig,
+    /// Outgoing mail: verification codes (CONTRACTS.md §9).
+    #[serde(default)]
+    pub email: crate::mail::EmailConfig,
     #[serde(default)]
     pub applications: Vec<Application>,
     #[serde(default)]
@@ -331,6 +334,9 @@ impl Config {
         {
             return Err(ConfigError::invalid("applications", e.to_string()));
         }
+        self.email
+            .validate(self.server.development)
+            .map_err(|(key, message)| ConfigError::invalid(key, message))?;
         let mut seen = std::collections::HashSet::new();
         for (i, f) in self.user_flows.iter().enumerate() {
             if !seen.insert(f.id.to_ascii_lowercase()) {
@@ -444,7 +450,9 @@ redirect_uris = ["https://jwt.ms"]
             c.server.tls_cert.as_deref(),
             Some(Path::new("/etc/trustframe/certs/cert.pem"))
         );
-        assert_eq!(c.user_flows.len(), 1);
+        assert_eq!(c.user_flows.len(), 3);
+        assert_eq!(c.email.from, "Contoso <no-reply@contoso.example>");
+        assert!(c.user_flows[0].email_verification);
     }
 
     #[test]

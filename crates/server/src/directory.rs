@@ -104,6 +104,8 @@ pub struct StoreDirectory {
     /// `contoso.onmicrosoft.com`: the issuer of local identities.
     pub domain: String,
     pub now: fn() -> i64,
+    /// Revokes refresh tokens when a password changes.
+    pub oidc: trustframe_oidc::OidcService,
 }
 
 fn env_error(e: StoreError) -> EnvError {
@@ -233,11 +235,30 @@ impl Directory for StoreDirectory {
             .map_err(env_error)
     }
 
+    /// A new password (a reset) ends every SSO session and refresh token of the account
+    /// (CONTRACTS.md §9): whoever knew the old one is signed out everywhere.
     async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError> {
         let hash = self.hasher.hash(password.to_owned()).await?;
         self.store
             .set_password_hash(object_id, &hash)
             .await
-            .map_err(env_error)
+            .map_err(env_error)?;
+        let sessions = self
+            .store
+            .delete_sessions_of_user(object_id)
+            .await
+            .map_err(env_error)?;
+        let tokens = self
+            .oidc
+            .revoke_user_refresh_tokens(object_id)
+            .await
+            .map_err(|e| EnvError::new(format!("directory: {e}")))?;
+        tracing::info!(
+            object_id,
+            sessions,
+            refresh_tokens = tokens,
+            "password changed: sessions and refresh tokens ended"
+        );
+        Ok(())
     }
 }

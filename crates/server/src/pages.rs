@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/form_post.html"),
     ),
     ("home.html", include_str!("../templates/home.html")),
+    ("mailbox.html", include_str!("../templates/mailbox.html")),
     (
         "token_viewer.html",
         include_str!("../templates/token_viewer.html"),

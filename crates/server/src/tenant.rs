@@ -56,6 +56,8 @@ pub struct Tenant {
     pub flow_ids: Vec<String>,
     pub directory: StoreDirectory,
     pub rest: ConnectorClient,
+    /// Verification codes by e-mail (`[email]`).
+    pub mailer: crate::mail::MailService,
     /// External identity providers of the tenant's user flows.
     pub federation: crate::federation::Federation,
     pub sessions: SessionConfig,
@@ -153,6 +155,9 @@ impl Tenant {
                 })
                 .collect(),
         );
+        let mailer =
+            crate::mail::MailService::new(&config.email, &extra_root_pems, &config.tenant.name)
+                .map_err(StartError::Other)?;
         let settings = ConnectorSettings {
             extra_root_pems,
             development: config.server.development,
@@ -178,12 +183,14 @@ impl Tenant {
                 hasher,
                 domain,
                 now,
+                oidc: oidc.clone(),
             },
             store,
             oidc,
             flow_ids: config.user_flows.iter().map(|f| f.id.clone()).collect(),
             policies,
             rest: ConnectorClient { connector },
+            mailer,
             federation,
             sessions: config.sessions.clone(),
             development: config.server.development,

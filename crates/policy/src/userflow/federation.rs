@@ -263,6 +263,7 @@ client_secret = "s""#,
 type = "sign_up_or_sign_in"
 sign_up_attributes = ["givenName"]
 identity_providers = ["local", "Fabrikam"]
+password_reset = "error"
 api_connectors = { post_federation_signup = "pfs" }"#,
         );
         let policy = compile(&f, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));

@@ -4,6 +4,7 @@
 mod authresp;
 mod home;
 mod journey;
+mod mailbox;
 mod protocol;
 mod viewer;
 
@@ -86,6 +87,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/{tenant}/{policy}/journey/{id}/federated",
             get(authresp::federated),
         )
+        .route("/dev/mailbox", get(mailbox::mailbox))
         .fallback(not_found)
         .with_state(state)
 }

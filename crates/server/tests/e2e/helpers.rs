@@ -72,6 +72,9 @@ extensions_app_id = "0123456789abcdef0123456789abcdef"
 # Small argon2 parameters keep the suite fast; the benchmark uses OWASP's defaults.
 argon2_memory_kib = 256
 argon2_iterations = 1
+[email]
+# Verification codes land on /dev/mailbox, where `sign_up` reads them (email.rs uses SMTP).
+transport = "mailbox"
 [[applications]]
 name = "webapp1"
 client_id = "{WEB_CLIENT}"
@@ -452,28 +455,18 @@ pub fn authorize_url(
     )
 }
 
-/// Signs up on the combined page; returns the callback.
+/// Signs up on the combined page, verifying the address through the development mailbox;
+/// returns the callback.
 pub async fn sign_up(browser: &Browser, start: &str, email: &str, given: &str) -> Callback {
-    let page = browser.get(start).await.page();
-    let link = page
-        .href_of("createAccount")
-        .unwrap_or_else(|| panic!("no createAccount link: {}", page.body));
-    let form = browser.get(&link).await.page();
-    browser
-        .submit(
-            &form,
-            &[
-                ("email", email),
-                ("newPassword", PASSWORD),
-                ("reenterPassword", PASSWORD),
-                ("givenName", given),
-                ("surname", "Smith"),
-                ("displayName", &format!("{given} Smith")),
-                ("action", "continue"),
-            ],
-        )
-        .await
-        .callback()
+    crate::verification::sign_up_via(
+        browser,
+        start,
+        email,
+        given,
+        crate::verification::Codes::Mailbox,
+    )
+    .await
+    .callback()
 }
 
 pub async fn sign_in(browser: &Browser, start: &str, email: &str, password: &str) -> Step {
