@@ -28,6 +28,9 @@ development = true
 [storage]
 url = "sqlite://fabrikam.db"
 
+[email]
+transport = "mailbox"
+
 [tenant]
 name = "fabrikam"
 
@@ -55,6 +58,10 @@ development = true
 
 [storage]
 url = "sqlite://contoso.db"
+
+# Verification codes go to the development mailbox at /dev/mailbox: no SMTP server needed.
+[email]
+transport = "mailbox"
 
 [tenant]
 name = "contoso"
@@ -122,6 +129,17 @@ id = "B2C_1_signin"
 type = "sign_in"
 application_claims = ["email", "displayName", "objectId", "extension_loyaltyNumber"]
 api_connectors = {{ pre_token_issuance = "loyalty-number" }}
+
+[[user_flows]]
+id = "B2C_1_reset"
+type = "password_reset"
+application_claims = ["email", "displayName", "objectId"]
+
+[[user_flows]]
+id = "B2C_1_edit"
+type = "profile_edit"
+profile_attributes = ["givenName", "surname", "displayName"]
+application_claims = ["email", "givenName", "surname", "displayName", "objectId"]
 "#
     )
 }
@@ -151,7 +169,10 @@ pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
     let server = Server::build(ServerOptions {
         configs: vec![config, fabrikam],
         extra_routes: Some(samples),
-        home_links: vec![("Metrics".into(), "/metrics".into())],
+        home_links: vec![
+            ("Mailbox (verification codes)".into(), "/dev/mailbox".into()),
+            ("Metrics".into(), "/metrics".into()),
+        ],
         listener: Some(listener),
     })
     .await
