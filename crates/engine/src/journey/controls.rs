@@ -575,3 +575,220 @@ impl Engine<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The verification control over in-process fakes, with a clock the test moves: no socket,
+    //! no waiting for a code to expire.
+
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use async_trait::async_trait;
+    use serde_json::json;
+    use trustframe_policy::userflow::{self, TenantContext, UserFlow};
+    use trustframe_policy::{ClaimValues, ResolverContext};
+
+    use super::super::{Input, JourneyState, Outcome, Page};
+    use super::messages;
+    use crate::env::*;
+    use crate::{Engine, EngineError};
+
+    #[derive(Default)]
+    struct Fakes {
+        mails: Mutex<Vec<(String, String)>>,
+        now: AtomicI64,
+        created: Mutex<Vec<Identity>>,
+    }
+
+    #[async_trait]
+    impl Mailer for Fakes {
+        async fn send_code(&self, mail: CodeMail) -> Result<(), EnvError> {
+            let mut m = self.mails.lock().unwrap_or_else(|e| e.into_inner());
+            m.push((mail.to, mail.code));
+            Ok(())
+        }
+    }
+
+    impl Clock for Fakes {
+        fn now(&self) -> i64 {
+            self.now.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl Directory for Fakes {
+        async fn read(&self, object_id: &str) -> Result<Option<DirectoryUser>, EnvError> {
+            let created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(
+                (object_id == "oid-1" && !created.is_empty()).then(|| DirectoryUser {
+                    object_id: object_id.into(),
+                    identities: created.clone(),
+                    attributes: ClaimValues::new(),
+                }),
+            )
+        }
+        async fn find_by_identity(&self, _: &Identity) -> Result<Option<DirectoryUser>, EnvError> {
+            Ok(None)
+        }
+        async fn verify_password(&self, _: &str, _: &str) -> Result<PasswordCheck, EnvError> {
+            Ok(PasswordCheck::NoSuchUser)
+        }
+        async fn create(
+            &self,
+            identities: Vec<Identity>,
+            _: Option<String>,
+            attributes: ClaimValues,
+        ) -> Result<CreateResult, EnvError> {
+            let mut c = self.created.lock().unwrap_or_else(|e| e.into_inner());
+            c.extend(identities.clone());
+            Ok(CreateResult::Created(DirectoryUser {
+                object_id: "oid-1".into(),
+                identities,
+                attributes,
+            }))
+        }
+        async fn write(&self, _: &str, _: ClaimValues) -> Result<(), EnvError> {
+            Ok(())
+        }
+        async fn set_password(&self, _: &str, _: &str) -> Result<(), EnvError> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl RestClient for Fakes {
+        async fn exchange(&self, _: RestRequest<'_>) -> Result<RestOutcome, EnvError> {
+            Err(EnvError::new("no REST in this test"))
+        }
+    }
+
+    fn page(outcome: Result<Outcome, EngineError>) -> Page {
+        match outcome {
+            Ok(Outcome::Page(p)) => p,
+            other => panic!("expected a page, got {other:?}"),
+        }
+    }
+
+    fn control(action: &str, fields: &[(&str, &str)]) -> Input {
+        Input::Control {
+            control: "emailVerificationControl".into(),
+            action: action.into(),
+            form: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn codes_expire_by_the_clock_and_no_account_before_verification() {
+        let flow: UserFlow = serde_json::from_value(json!({
+            "id": "B2C_1_up", "type": "sign_up", "code_lifetime_seconds": 600
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let tenant = TenantContext {
+            domain: "contoso.onmicrosoft.com",
+            extensions_app_id: "0123456789abcdef0123456789abcdef",
+            attributes: &[],
+            api_connectors: &[],
+            identity_providers: &[],
+        };
+        let policy = userflow::compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
+        let fakes = Fakes::default();
+        fakes.now.store(1_000, Ordering::SeqCst);
+        let engine = Engine::new(
+            &policy,
+            Env {
+                directory: &fakes,
+                rest: &fakes,
+                mailer: &fakes,
+                clock: &fakes,
+            },
+        );
+        let mut state = JourneyState::new(policy.id.clone(), ResolverContext::default());
+        let first = page(engine.advance(&mut state, Input::Start).await);
+        assert_eq!(first.controls[0].state, "initial");
+
+        let submit = |email: &str| {
+            Input::Submit(
+                [
+                    ("email", email),
+                    ("newPassword", "Passw0rd!x"),
+                    ("reenterPassword", "Passw0rd!x"),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            )
+        };
+        let refused = page(engine.advance(&mut state, submit("ann@example.com")).await);
+        assert_eq!(refused.error.as_deref(), Some(messages::NOT_VERIFIED));
+
+        let sent = page(
+            engine
+                .advance(
+                    &mut state,
+                    control("SendCode", &[("email", "ann@example.com")]),
+                )
+                .await,
+        );
+        assert_eq!(sent.controls[0].state, "code_sent");
+        let code = fakes.mails.lock().unwrap_or_else(|e| e.into_inner())[0]
+            .1
+            .clone();
+        let stored = serde_json::to_string(&state).unwrap_or_default();
+        assert!(!stored.contains(&code), "only a hash of the code is kept");
+
+        // Ten minutes later the code is void.
+        fakes.now.store(1_600, Ordering::SeqCst);
+        let late = page(
+            engine
+                .advance(
+                    &mut state,
+                    control("VerifyCode", &[("verificationCode", &code)]),
+                )
+                .await,
+        );
+        assert_eq!(late.error.as_deref(), Some(messages::EXPIRED));
+
+        engine
+            .advance(
+                &mut state,
+                control("SendCode", &[("email", "ann@example.com")]),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let code = fakes.mails.lock().unwrap_or_else(|e| e.into_inner())[1]
+            .1
+            .clone();
+        fakes.now.store(2_199, Ordering::SeqCst);
+        let verified = page(
+            engine
+                .advance(
+                    &mut state,
+                    control("VerifyCode", &[("verificationCode", &code)]),
+                )
+                .await,
+        );
+        assert_eq!(verified.controls[0].state, "verified");
+        assert!(
+            fakes
+                .created
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+        );
+
+        match engine.advance(&mut state, submit("Ann@Example.com")).await {
+            Ok(Outcome::SendClaims(issued)) => assert_eq!(issued.object_id, "oid-1"),
+            other => panic!("expected tokens, got {other:?}"),
+        }
+        let created = fakes.created.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(
+            created.len(),
+            1,
+            "the account is written once, after verification"
+        );
+    }
+}
