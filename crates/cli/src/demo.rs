@@ -44,6 +44,8 @@ redirect_uris = ["{public_url}/contoso.onmicrosoft.com/oauth2/authresp"]
 id = "B2C_1_susi"
 type = "sign_up_or_sign_in"
 sign_up_attributes = ["givenName", "surname", "displayName"]
+# The demo's stand-in provider: no code to fetch before the federation.
+email_verification = false
 "#
     )
 }

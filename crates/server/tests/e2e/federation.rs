@@ -114,6 +114,7 @@ redirect_uris = ["{}"]
 id = "B2C_1_susi"
 type = "sign_up_or_sign_in"
 sign_up_attributes = ["givenName", "surname", "displayName"]
+email_verification = false
 "#,
         authresp(consumer)
     )
