@@ -23,7 +23,12 @@ fn mail(i: usize) -> CodeMail {
     CodeMail {
         to: format!("user{i}@example.com"),
         code: format!("{:06}", i % 1_000_000),
-        culture: if i % 2 == 0 { "en-US" } else { "fr-FR" }.into(),
+        culture: if i.is_multiple_of(2) {
+            "en-US"
+        } else {
+            "fr-FR"
+        }
+        .into(),
         lifetime_seconds: 600,
         tenant: "contoso.onmicrosoft.com".into(),
         correlation_id: format!("bench-{i}"),

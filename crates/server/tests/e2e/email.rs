@@ -489,3 +489,60 @@ async fn log_transport_writes_the_code_to_the_log_and_mailbox_page_is_dev_only()
     let page = browser.get("/dev/mailbox").await.page();
     assert_eq!(page.status, 404);
 }
+
+#[tokio::test]
+async fn implicit_tls_and_starttls_trust_the_outbound_ca_files() {
+    use crate::smtp::{Protection, acceptor};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let ca = dir.path().join("smtp-ca.pem");
+    std::fs::write(&ca, certified.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+    let tls = acceptor(
+        certified.cert.der().to_vec(),
+        certified.signing_key.serialize_der(),
+    );
+    let outbound = format!(
+        "\n[outbound]\nca_files = [{:?}]\n",
+        ca.display().to_string()
+    );
+
+    async fn code_arrives(app: &TestApp, smtp: &SmtpServer) {
+        let browser = Browser::new(app);
+        let email = unique_email("tls");
+        let start = authorize_url(app, "B2C_1_susi", WEB_CLIENT, &[]);
+        let form = sign_up_page(&browser, &start).await;
+        let sent = send_code(&browser, &form, &email).await;
+        assert_eq!(control_state(&sent), "code_sent", "{:?}", sent.alert());
+        let code = smtp.wait_for(&email, 1).await.code();
+        let verified = enter_code(&browser, &sent, &code).await;
+        assert_eq!(control_state(&verified), "verified");
+    }
+    async fn refused(app: &TestApp) {
+        let browser = Browser::new(app);
+        let start = authorize_url(app, "B2C_1_susi", WEB_CLIENT, &[]);
+        let form = sign_up_page(&browser, &start).await;
+        let page = send_code(&browser, &form, &unique_email("untrusted")).await;
+        assert_eq!(
+            page.alert().as_deref(),
+            Some("We could not send the verification code. Please try again in a moment.")
+        );
+    }
+
+    // smtps:// (implicit TLS, port 465's way) and STARTTLS required (587's way).
+    let smtps = SmtpServer::start_tls(Protection::Implicit(tls.clone())).await;
+    let smtps_url = format!("smtps://127.0.0.1:{}", smtps.addr.port());
+    code_arrives(&spawn_smtp_app(&smtps_url, &outbound).await, &smtps).await;
+    let starttls = SmtpServer::start_tls(Protection::StartTls(tls)).await;
+    let starttls_url = format!("smtp://localhost:{}?tls=required", starttls.addr.port());
+    code_arrives(&spawn_smtp_app(&starttls_url, &outbound).await, &starttls).await;
+
+    // Without the CA file the certificate is not trusted; a server without STARTTLS is refused
+    // when TLS is required.
+    refused(&spawn_smtp_app(&smtps_url, "").await).await;
+    let plain = SmtpServer::start().await;
+    let required = format!("smtp://127.0.0.1:{}?tls=required", plain.addr.port());
+    refused(&spawn_smtp_app(&required, "").await).await;
+    assert!(plain.mails().is_empty() && smtps.mails().len() == 1);
+}

@@ -1,6 +1,6 @@
 //! A small SMTP server on 127.0.0.1:0 (EHLO/HELO, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET,
-//! NOOP, QUIT) that keeps what it receives, so tests read verification codes from real mail
-//! sent by Trustframe's SMTP client.
+//! NOOP, QUIT; STARTTLS or implicit TLS when given a certificate) that keeps what it receives,
+//! so tests read verification codes from real mail sent by Trustframe's SMTP client.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -8,9 +8,42 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// How the server protects its connections.
+#[derive(Clone)]
+pub enum Protection {
+    None,
+    /// TLS from the first byte (`smtps://`).
+    Implicit(TlsAcceptor),
+    /// `STARTTLS` offered after EHLO.
+    StartTls(TlsAcceptor),
+}
+
+/// A TLS acceptor for a certificate and its PKCS#8 key (DER).
+pub fn acceptor(cert: Vec<u8>, key: Vec<u8>) -> TlsAcceptor {
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("tls versions: {e}"))
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        )
+        .unwrap_or_else(|e| panic!("tls config: {e}"));
+    TlsAcceptor::from(Arc::new(config))
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// One message as the server received it.
 #[derive(Debug, Clone)]
@@ -131,15 +164,24 @@ impl Drop for SmtpServer {
 impl SmtpServer {
     /// Accepts any client, with or without AUTH.
     pub async fn start() -> Self {
-        Self::start_with(None).await
+        Self::start_with(None, Protection::None).await
     }
 
     /// Requires AUTH with these credentials before MAIL.
     pub async fn start_with_auth(user: &str, password: &str) -> Self {
-        Self::start_with(Some((user.to_owned(), password.to_owned()))).await
+        Self::start_with(
+            Some((user.to_owned(), password.to_owned())),
+            Protection::None,
+        )
+        .await
     }
 
-    async fn start_with(required: Option<(String, String)>) -> Self {
+    /// Implicit TLS or STARTTLS.
+    pub async fn start_tls(tls: Protection) -> Self {
+        Self::start_with(None, tls).await
+    }
+
+    async fn start_with(required: Option<(String, String)>, tls: Protection) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("smtp bind: {e}"));
@@ -152,8 +194,20 @@ impl SmtpServer {
             while let Ok((stream, _)) = listener.accept().await {
                 let inbox = shared.clone();
                 let required = required.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, inbox, required).await;
+                    let _ = match tls {
+                        Protection::None => {
+                            session(Box::new(stream), inbox, required, None, true).await
+                        }
+                        Protection::StartTls(a) => {
+                            session(Box::new(stream), inbox, required, Some(a), true).await
+                        }
+                        Protection::Implicit(a) => match a.accept(stream).await {
+                            Ok(s) => session(Box::new(s), inbox, required, None, true).await,
+                            Err(e) => Err(e),
+                        },
+                    };
                 });
             }
         });
@@ -205,109 +259,140 @@ fn decode_b64(s: &str) -> String {
     String::from_utf8_lossy(&STANDARD.decode(s.trim()).unwrap_or_default()).into_owned()
 }
 
-async fn session(
-    stream: TcpStream,
+type Session = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+/// One connection; `starttls` is offered until it is used, then the session goes on over TLS.
+fn session(
+    stream: Box<dyn Io>,
     inbox: Arc<Inbox>,
     required: Option<(String, String)>,
-) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    write.write_all(b"220 test-smtp ESMTP ready\r\n").await?;
-    let mut from = String::new();
-    let mut to = Vec::new();
-    let mut auth: Option<(String, String)> = None;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if lines.read_line(&mut line).await? == 0 {
-            return Ok(());
+    starttls: Option<TlsAcceptor>,
+    greet: bool,
+) -> Session {
+    Box::pin(async move {
+        let mut lines = BufReader::new(stream);
+        if greet {
+            lines
+                .get_mut()
+                .write_all(b"220 test-smtp ESMTP ready\r\n")
+                .await?;
         }
-        let command = line.trim_end().to_owned();
-        let upper = command.to_ascii_uppercase();
-        let reply: String = if upper.starts_with("EHLO") {
-            "250-test-smtp\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n".into()
-        } else if upper.starts_with("HELO") {
-            "250 test-smtp\r\n".into()
-        } else if upper.starts_with("AUTH PLAIN") {
-            let mut initial = command[10..].trim().to_owned();
-            if initial.is_empty() {
-                write.write_all(b"334 \r\n").await?;
+        let mut from = String::new();
+        let mut to = Vec::new();
+        let mut auth: Option<(String, String)> = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let command = line.trim_end().to_owned();
+            let upper = command.to_ascii_uppercase();
+            let reply: String = if upper.starts_with("EHLO") {
+                let tls = if starttls.is_some() {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
+                format!(
+                    "250-test-smtp\r\n{tls}250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                )
+            } else if upper == "STARTTLS" {
+                let Some(acceptor) = starttls.clone() else {
+                    lines.get_mut().write_all(b"502 Not offered\r\n").await?;
+                    continue;
+                };
+                lines
+                    .get_mut()
+                    .write_all(b"220 Ready to start TLS\r\n")
+                    .await?;
+                let plain = lines.into_inner();
+                let secured = acceptor.accept(plain).await?;
+                return session(Box::new(secured), inbox, required, None, false).await;
+            } else if upper.starts_with("HELO") {
+                "250 test-smtp\r\n".into()
+            } else if upper.starts_with("AUTH PLAIN") {
+                let mut initial = command[10..].trim().to_owned();
+                if initial.is_empty() {
+                    lines.get_mut().write_all(b"334 \r\n").await?;
+                    line.clear();
+                    lines.read_line(&mut line).await?;
+                    initial = line.trim().to_owned();
+                }
+                let decoded = decode_b64(&initial);
+                let mut parts = decoded.split('\0').skip(1);
+                let user = parts.next().unwrap_or_default().to_owned();
+                let pass = parts.next().unwrap_or_default().to_owned();
+                check(&required, user, pass, &mut auth)
+            } else if upper.starts_with("AUTH LOGIN") {
+                lines.get_mut().write_all(b"334 VXNlcm5hbWU6\r\n").await?;
                 line.clear();
                 lines.read_line(&mut line).await?;
-                initial = line.trim().to_owned();
-            }
-            let decoded = decode_b64(&initial);
-            let mut parts = decoded.split('\0').skip(1);
-            let user = parts.next().unwrap_or_default().to_owned();
-            let pass = parts.next().unwrap_or_default().to_owned();
-            check(&required, user, pass, &mut auth)
-        } else if upper.starts_with("AUTH LOGIN") {
-            write.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
-            line.clear();
-            lines.read_line(&mut line).await?;
-            let user = decode_b64(&line);
-            write.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
-            line.clear();
-            lines.read_line(&mut line).await?;
-            let pass = decode_b64(&line);
-            check(&required, user, pass, &mut auth)
-        } else if upper.starts_with("MAIL FROM") {
-            if required.is_some() && auth.is_none() {
-                "530 5.7.0 Authentication required\r\n".into()
-            } else {
-                from = address(&command);
+                let user = decode_b64(&line);
+                lines.get_mut().write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+                line.clear();
+                lines.read_line(&mut line).await?;
+                let pass = decode_b64(&line);
+                check(&required, user, pass, &mut auth)
+            } else if upper.starts_with("MAIL FROM") {
+                if required.is_some() && auth.is_none() {
+                    "530 5.7.0 Authentication required\r\n".into()
+                } else {
+                    from = address(&command);
+                    to.clear();
+                    "250 OK\r\n".into()
+                }
+            } else if upper.starts_with("RCPT TO") {
+                to.push(address(&command));
+                "250 OK\r\n".into()
+            } else if upper == "DATA" {
+                lines
+                    .get_mut()
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    let l = line.trim_end_matches(['\r', '\n']);
+                    if l == "." {
+                        break;
+                    }
+                    data.push_str(
+                        l.strip_prefix('.')
+                            .filter(|_| l.starts_with(".."))
+                            .unwrap_or(l),
+                    );
+                    data.push_str("\r\n");
+                }
+                inbox
+                    .mails
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(ReceivedMail {
+                        from: from.clone(),
+                        to: std::mem::take(&mut to),
+                        data,
+                        auth: auth.clone(),
+                    });
+                inbox.arrived.notify_waiters();
+                "250 OK queued\r\n".into()
+            } else if upper == "RSET" {
                 to.clear();
                 "250 OK\r\n".into()
-            }
-        } else if upper.starts_with("RCPT TO") {
-            to.push(address(&command));
-            "250 OK\r\n".into()
-        } else if upper == "DATA" {
-            write
-                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                .await?;
-            let mut data = String::new();
-            loop {
-                line.clear();
-                if lines.read_line(&mut line).await? == 0 {
-                    return Ok(());
-                }
-                let l = line.trim_end_matches(['\r', '\n']);
-                if l == "." {
-                    break;
-                }
-                data.push_str(
-                    l.strip_prefix('.')
-                        .filter(|_| l.starts_with(".."))
-                        .unwrap_or(l),
-                );
-                data.push_str("\r\n");
-            }
-            inbox
-                .mails
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(ReceivedMail {
-                    from: from.clone(),
-                    to: std::mem::take(&mut to),
-                    data,
-                    auth: auth.clone(),
-                });
-            inbox.arrived.notify_waiters();
-            "250 OK queued\r\n".into()
-        } else if upper == "RSET" {
-            to.clear();
-            "250 OK\r\n".into()
-        } else if upper == "NOOP" {
-            "250 OK\r\n".into()
-        } else if upper == "QUIT" {
-            write.write_all(b"221 Bye\r\n").await?;
-            return Ok(());
-        } else {
-            "502 Command not implemented\r\n".into()
-        };
-        write.write_all(reply.as_bytes()).await?;
-    }
+            } else if upper == "NOOP" {
+                "250 OK\r\n".into()
+            } else if upper == "QUIT" {
+                lines.get_mut().write_all(b"221 Bye\r\n").await?;
+                return Ok(());
+            } else {
+                "502 Command not implemented\r\n".into()
+            };
+            lines.get_mut().write_all(reply.as_bytes()).await?;
+        }
+    })
 }
 
 fn check(
