@@ -32,7 +32,11 @@ macro_rules! case_insensitive_id {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                self.0.eq_ignore_ascii_case(&other.0) || self.folded().eq(other.folded())
+                // Claim ids are nearly always ASCII: compare bytes without folding them first.
+                if self.0.is_ascii() && other.0.is_ascii() {
+                    return self.0.eq_ignore_ascii_case(&other.0);
+                }
+                self.folded().eq(other.folded())
             }
         }
 
@@ -52,6 +56,7 @@ macro_rules! case_insensitive_id {
 
         impl Hash for $name {
             fn hash<H: Hasher>(&self, state: &mut H) {
+                // Must agree with `eq`: ASCII letters fold the same way in both paths.
                 for c in self.folded() {
                     c.hash(state);
                 }
@@ -66,6 +71,10 @@ macro_rules! case_insensitive_id {
 
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> Ordering {
+                if self.0.is_ascii() && other.0.is_ascii() {
+                    let a = self.0.bytes().map(|b| b.to_ascii_lowercase());
+                    return a.cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()));
+                }
                 self.folded().cmp(other.folded())
             }
         }
