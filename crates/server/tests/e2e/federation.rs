@@ -910,13 +910,21 @@ impl Write for Captured {
 #[tokio::test]
 async fn client_secrets_and_codes_never_reach_the_logs() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let subscriber = |writer: Captured| {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    };
+    // The process-wide subscriber when it is free: every test's server then logs here too, and
+    // no callsite's cached interest can hide this test's events. Else this thread's.
+    let _guard = match tracing::subscriber::set_global_default(subscriber(captured.clone())) {
+        Ok(()) => None,
+        Err(_) => Some(tracing::subscriber::set_default(subscriber(
+            captured.clone(),
+        ))),
+    };
 
     // A good federation, then one whose code is refused (its error path logs too).
     let (app, _fake, _t) = with_fake(Mode::Good, "").await;
