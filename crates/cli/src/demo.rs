@@ -167,7 +167,24 @@ pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("demo config (fabrikam): {e}"))?;
     std::fs::write(&fabrikam_path, &fabrikam_text)
         .with_context(|| format!("cannot write {}", fabrikam_path.display()))?;
-    let samples = axum::Router::new().nest("/samples", trustframe_samples::router());
+    // The docs' todo API, protected by trustframe-guard with this tenant's B2C_1_susi tokens:
+    // GET /todo-api/api/values with an access token for
+    // https://contoso.onmicrosoft.com/todo-api/tasks.read.
+    let todo = todo_api::Config {
+        metadata: Some(format!(
+            "{public_url}/contoso/B2C_1_susi/v2.0/.well-known/openid-configuration"
+        )),
+        client_id: Some(TODO_API_CLIENT_ID.into()),
+        policy: Some("B2C_1_susi".into()),
+        listen: addr,
+        ca_file: None,
+        token_cache: 10_000,
+        no_auth: false,
+    };
+    let guard = todo_api::guard(&todo).map_err(|e| anyhow::anyhow!("todo API: {e}"))?;
+    let samples = axum::Router::new()
+        .nest("/samples", trustframe_samples::router())
+        .nest("/todo-api", todo_api::router(&guard));
     let server = Server::build(ServerOptions {
         configs: vec![config, fabrikam],
         extra_routes: Some(samples),

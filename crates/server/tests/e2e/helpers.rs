@@ -117,7 +117,8 @@ pub async fn spawn_with(extra: &str, tls: Option<(&Path, &Path)>) -> TestApp {
         .unwrap_or_else(|e| panic!("addr: {e}"));
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://127.0.0.1:{}", addr.port());
-    let mut text = config_text(&base, extra);
+    // `@BASE@` in the extra config is the server's own URL (known only once bound).
+    let mut text = config_text(&base, &extra.replace("@BASE@", &base));
     if let Some((cert, key)) = tls {
         text = text.replace(
             "development = true",

@@ -11,3 +11,4 @@ mod profile_edit;
 mod protocol;
 mod smtp;
 mod verification;
+mod viewer;
