@@ -9,13 +9,19 @@
 //!   client reusing its access token): SHA-256 of the token, `exp`/`nbf`, policy.
 //! - `rsa_verify_only`: the signature verification alone, through jsonwebtoken and the same key.
 //! - `rsa_verify_preparsed`: aws-lc-rs with the key parsed once: the machine's RSA-2048 ceiling.
+//! - `layer/*`: one request through a tower service, bare or behind `guard.layer()` (default
+//!   cache, same token each time): the guard's whole per-request cost, without sockets.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::convert::Infallible;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use http::{Request, Response};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::hint::black_box;
+use tower::{ServiceBuilder, ServiceExt};
 use trustframe_guard::Guard;
 use trustframe_guard::test_issuer::{AUDIENCE, POLICY, TestIssuer};
 
@@ -93,6 +99,35 @@ fn validate(c: &mut Criterion) {
             parsed
                 .verify_sig(black_box(message.as_bytes()), black_box(&signature_bytes))
                 .unwrap()
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("layer");
+    group.throughput(Throughput::Elements(1));
+    let handler = tower::service_fn(|_request: Request<String>| async {
+        Ok::<_, Infallible>(Response::new(String::from(r#"["Value1","Value2"]"#)))
+    });
+    let guarded = ServiceBuilder::new().layer(cached.layer()).service(handler);
+    let request = || {
+        Request::builder()
+            .uri("/api/values")
+            .header("authorization", format!("Bearer {token}"))
+            .body(String::new())
+            .unwrap()
+    };
+    group.bench_function("unguarded_service", |b| {
+        b.iter(|| {
+            let response = runtime.block_on(handler.oneshot(request())).unwrap();
+            assert_eq!(response.status(), 200);
+        })
+    });
+    group.bench_function("guarded_service", |b| {
+        b.iter(|| {
+            let response = runtime
+                .block_on(guarded.clone().oneshot(request()))
+                .unwrap();
+            assert_eq!(response.status(), 200);
         })
     });
     group.finish();

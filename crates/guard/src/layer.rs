@@ -20,7 +20,9 @@ use crate::{Guard, Rejection, TokenClaims};
 /// A [`tower::Layer`] protecting the services it wraps; made by [`Guard::layer`].
 ///
 /// Works with axum (`Router::layer`, `Router::route_layer`, `MethodRouter::route_layer`) and any
-/// tower/hyper stack whose response bodies are `http_body::Body<Data = Bytes>`.
+/// tower/hyper stack whose response bodies are `http_body::Body<Data = Bytes>`. Handlers read
+/// the verified claims with the [`Claims`](crate::Claims) extractor, or, outside axum, as
+/// [`TokenClaims`] in the request's extensions.
 ///
 /// ```no_run
 /// # fn demo(guard: trustframe_guard::Guard) {
@@ -159,7 +161,9 @@ where
             layer.guard.record(&decision);
             match decision {
                 Ok(Some(verified)) => {
-                    request.extensions_mut().insert(verified);
+                    let extensions = request.extensions_mut();
+                    extensions.insert(verified.claims.clone());
+                    extensions.insert(verified);
                 }
                 Ok(None) => {}
                 Err(rejection) => {

@@ -188,6 +188,74 @@ mod tests {
         );
     }
 
+    /// Collects what the API logs.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    // Here rather than in tests/it: tracing caches per call site whether anyone listens, and
+    // tests on other threads (without this subscriber) hitting the same call sites first make
+    // a scoped subscriber miss events. No other test of this binary logs.
+    #[tokio::test]
+    async fn every_request_is_logged_on_one_line_without_its_token() {
+        use trustframe_guard::test_issuer::{AUDIENCE, TestIssuer};
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        // The test runtime has one thread: the server's tasks log through this subscriber.
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let issuer = TestIssuer::start().await.unwrap();
+        let config = Config::try_parse_from([
+            "todo-api",
+            "--metadata",
+            &issuer.metadata_url(),
+            "--client-id",
+            AUDIENCE,
+            "--policy",
+            "B2C_1_susi_with_MFA",
+        ])
+        .unwrap();
+        let guard = guard(&config).unwrap();
+        guard.ready().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/values", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(&guard)).await.unwrap() });
+
+        let client = reqwest::Client::new();
+        let token = issuer.token().sign();
+        let refused = client.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(refused.status(), 403);
+        assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" /api/values "))
+            .collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(lines[0].contains("GET /api/values 403 "), "{log}");
+        assert!(lines[1].contains("GET /api/values 401 "), "{log}");
+        // The reason of each refusal is logged, the token never.
+        assert!(log.contains("reason=\"policy\""), "{log}");
+        assert!(log.contains("reason=\"missing_token\""), "{log}");
+        assert!(!log.contains(&token), "{log}");
+        assert!(!log.contains(token.split('.').nth(2).unwrap()), "{log}");
+    }
+
     #[tokio::test]
     async fn building_a_guard_without_settings_is_an_error() {
         let baseline = Config::try_parse_from(["todo-api", "--no-auth"]).unwrap();

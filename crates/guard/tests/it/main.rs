@@ -8,3 +8,4 @@ mod helpers;
 mod keys;
 mod requirements;
 mod tokens;
+mod tower_stack;

@@ -1,6 +1,3 @@
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use clap::Parser;
 use serde_json::{Value, json};
 use todo_api::Config;
@@ -154,51 +151,6 @@ async fn cors_preflight_allows_the_docs_headers_without_a_token() {
             .unwrap()
             .contains("GET")
     );
-}
-
-/// Collects what the API logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn every_request_is_logged_on_one_line_without_its_token() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    // The test runtime has one thread: the server's tasks log through this subscriber.
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let issuer = TestIssuer::start().await.unwrap();
-    let base = spawn(&issuer, Some("B2C_1_susi_with_MFA")).await;
-    let token = issuer.token().sign();
-    assert_eq!(get(&base, Some(&token)).await.status(), 403);
-    assert_eq!(get(&base, None).await.status(), 401);
-
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains(" /api/values "))
-        .collect();
-    assert_eq!(lines.len(), 2, "{log}");
-    assert!(lines[0].contains("GET /api/values 403 "), "{log}");
-    assert!(lines[1].contains("GET /api/values 401 "), "{log}");
-    // The reason of each refusal is logged, the token never.
-    assert!(log.contains("reason=\"policy\""), "{log}");
-    assert!(!log.contains(&token), "{log}");
-    assert!(!log.contains(token.split('.').nth(2).unwrap()), "{log}");
 }
 
 #[tokio::test]
