@@ -360,6 +360,10 @@ impl<'a> Engine<'a> {
                         Some(exchange) => exchange.technical_profile.clone(),
                         None => TechnicalProfileId::new(format!("step-{}-selection", step.order)),
                     };
+                    // The sign-in profile's input claims fill its page (`{OIDC:LoginHint}`).
+                    if let Some(p) = self.policy.technical_profile(&profile) {
+                        self.prefill(state, p)?;
+                    }
                     state.awaiting = Some(profile.clone());
                     return Ok(Outcome::Page(self.page(
                         state,

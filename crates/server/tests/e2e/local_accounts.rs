@@ -90,9 +90,19 @@ async fn sign_in_sso_prompt_login_refresh_and_logout() {
         Step::Page(p) => panic!("SSO should skip the sign-in page: {}", p.url),
     }
     // prompt=login shows the form again.
-    let forced = authorize_url(&app, "B2C_1_susi", WEB_CLIENT, &[("prompt", "login")]);
+    let forced = authorize_url(
+        &app,
+        "B2C_1_susi",
+        WEB_CLIENT,
+        &[("prompt", "login"), ("login_hint", "hint@example.com")],
+    );
     let page = other.get(&forced).await.page();
     assert!(page.has_input("signInName") && page.has_input("password"));
+    assert_eq!(
+        page.input_value("signInName").as_deref(),
+        Some("hint@example.com"),
+        "login_hint prefills the sign-in name"
+    );
 
     // Refresh: rotating, with the initial claims.
     let refresh = tokens["refresh_token"]
