@@ -6,10 +6,13 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Mutex;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use trustframe_engine::{
     CreateResult, Directory, DirectoryUser, EnvError, Identity, PasswordCheck,
@@ -24,6 +27,56 @@ pub struct PasswordHasherPool {
     params: Params,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<String>,
+    /// argon2's working memory (19 MiB by default), kept between verifications: allocating,
+    /// zeroing and faulting in that much memory per sign-in costs a few milliseconds of CPU.
+    /// At most one buffer per permit is ever in use.
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+}
+
+/// Checks `password` against a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a
+/// reusable working memory. The parameters come from the stored hash, so hashes made under an
+/// older configuration keep verifying.
+fn verify_with_memory(password: &[u8], phc: &str, buffers: &Mutex<Vec<Vec<Block>>>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or(Version::V0x13);
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut memory = buffers
+        .lock()
+        .ok()
+        .and_then(|mut b| b.pop())
+        .unwrap_or_default();
+    if memory.len() < params.block_count() {
+        memory = vec![Block::default(); params.block_count()];
+    }
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let computed = argon.hash_password_into_with_memory(
+        password,
+        salt,
+        &mut out,
+        &mut memory[..params.block_count()],
+    );
+    if let Ok(mut b) = buffers.lock() {
+        b.push(memory);
+    }
+    computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 impl PasswordHasherPool {
@@ -45,6 +98,7 @@ impl PasswordHasherPool {
             params,
             permits: Arc::new(Semaphore::new(permits)),
             dummy_hash: Arc::new(String::new()),
+            buffers: Arc::new(Mutex::new(Vec::new())),
         };
         let dummy = pool
             .hash("trustframe-dummy-password".into())
@@ -80,16 +134,10 @@ impl PasswordHasherPool {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let span = tracing::Span::current();
+        let buffers = self.buffers.clone();
         let ok = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let Ok(parsed) = PasswordHash::new(&hash) else {
-                return false;
-            };
-            // The stored hash carries its own parameters: old hashes keep verifying after a
-            // change of configuration.
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
+            verify_with_memory(password.as_bytes(), &hash, &buffers)
         })
         .await
         .map_err(EnvError::new)?;
