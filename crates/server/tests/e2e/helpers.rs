@@ -109,6 +109,15 @@ pub async fn spawn_app(extra: &str) -> TestApp {
 }
 
 pub async fn spawn_with(extra: &str, tls: Option<(&Path, &Path)>) -> TestApp {
+    spawn_edited(extra, tls, |text, _| text).await
+}
+
+/// As [`spawn_with`], with a last edit of the config text (given the server's own URL).
+pub async fn spawn_edited(
+    extra: &str,
+    tls: Option<(&Path, &Path)>,
+    edit: impl FnOnce(String, &str) -> String,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
@@ -128,6 +137,7 @@ pub async fn spawn_with(extra: &str, tls: Option<(&Path, &Path)>) -> TestApp {
             ),
         );
     }
+    let text = edit(text, &base);
     let config = Config::parse(
         &text,
         &dir.path().join("trustframe.toml"),

@@ -6,6 +6,7 @@ mod federation;
 mod guard;
 mod helpers;
 mod local_accounts;
+mod multi_node;
 mod password_reset;
 mod profile_edit;
 mod protocol;
