@@ -13,6 +13,7 @@ use trustframe_policy::rest as md;
 
 use crate::audit::{AuditSink, CallRecord};
 use crate::auth::Auth;
+use crate::circuit::{Circuits, Transition, Verdict};
 use crate::error::ConnectorError;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
@@ -43,6 +44,7 @@ struct Inner {
     clients: Clients,
     tokens: TokenCache,
     metrics: Metrics,
+    circuits: Circuits,
 }
 
 /// The result of one try.
@@ -86,6 +88,7 @@ impl Connector {
                 clients,
                 tokens: TokenCache::default(),
                 metrics: Metrics::default(),
+                circuits: Circuits::default(),
             }),
         })
     }
@@ -156,8 +159,20 @@ impl Connector {
             None
         };
 
+        // The circuit breaker: an open circuit refuses the call before any network attempt
+        // (token endpoint included).
+        let mut permit = None;
+        let mut refusal = None;
+        if early.is_none() {
+            match inner.circuits.admit(&plan.circuit, Instant::now()) {
+                Ok(p) => permit = p,
+                Err(r) => refusal = Some(r),
+            }
+        }
+
         let outcome = match early {
             Some((reason, _)) => failed(&plan, reason),
+            None if refusal.is_some() => failed(&plan, FailureReason::CircuitOpen),
             None => {
                 // OAuth2: one token for all tries of this exchange.
                 let token = match &plan.auth {
@@ -235,6 +250,36 @@ impl Connector {
             }
         };
 
+        let trial = permit.as_ref().is_some_and(|p| p.is_trial());
+        let transition = permit.and_then(|p| p.finish(Verdict::of(&outcome), Instant::now()));
+        match transition {
+            Some(Transition::Opened(failures)) => {
+                inner.metrics.circuit_opened(call.profile.id.as_str());
+                tracing::warn!(
+                    technical_profile = %call.profile.id,
+                    url = %plan.audit_url,
+                    consecutive_failures = failures,
+                    cool_down_seconds = plan.circuit.cool_down.as_secs_f64(),
+                    "circuit to the API opened"
+                );
+            }
+            Some(Transition::Reopened) => {
+                inner.metrics.circuit_opened(call.profile.id.as_str());
+                tracing::warn!(
+                    technical_profile = %call.profile.id,
+                    url = %plan.audit_url,
+                    cool_down_seconds = plan.circuit.cool_down.as_secs_f64(),
+                    "trial call failed: circuit to the API opened again"
+                );
+            }
+            Some(Transition::Closed) => tracing::info!(
+                technical_profile = %call.profile.id,
+                url = %plan.audit_url,
+                "trial call succeeded: circuit to the API closed"
+            ),
+            None => {}
+        }
+
         let attempts = u32::try_from(tries.len()).unwrap_or(u32::MAX);
         let status = match &last {
             Some(Try::Answer { status, .. } | Try::TooLarge { status }) => Some(*status),
@@ -276,6 +321,13 @@ impl Connector {
                 if let Some(why) = &plan.insecure {
                     detail["refused"] = Value::from(why.clone());
                 }
+                if let Some(r) = &refusal {
+                    detail["circuit"] = json!({
+                        "state": "open",
+                        "consecutiveFailures": r.consecutive_failures,
+                        "retryInMs": u64::try_from(r.retry_in.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
             }
             ExchangeOutcome::ValidationError {
                 user_message, code, ..
@@ -296,6 +348,9 @@ impl Connector {
                         Value::from(cleared.iter().map(|c| c.to_string()).collect::<Vec<_>>());
                 }
             }
+        }
+        if trial {
+            detail["circuit"] = json!({ "state": "half_open", "trial": true });
         }
         let mut step = call.step.map(str::to_owned);
         if let Contract::ApiConnector(connector_step) = plan.contract {

@@ -20,6 +20,7 @@
 
 mod audit;
 mod auth;
+mod circuit;
 mod claim_value;
 mod error;
 mod exchange;

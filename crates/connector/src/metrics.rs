@@ -34,6 +34,7 @@ pub(crate) struct Metrics {
     calls: Family<CallLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     retries: Family<ProfileLabels, Counter>,
+    circuit_opened: Family<ProfileLabels, Counter>,
     latency: Family<ProfileLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -43,6 +44,7 @@ impl Default for Metrics {
             calls: Family::default(),
             errors: Family::default(),
             retries: Family::default(),
+            circuit_opened: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
         }
     }
@@ -67,10 +69,23 @@ impl Metrics {
             self.retries.clone(),
         );
         sub.register(
+            "circuit_opened",
+            "Circuits opened (or re-opened after a failed trial call), by technical profile",
+            self.circuit_opened.clone(),
+        );
+        sub.register(
             "call_duration_seconds",
             "Duration of REST claims exchanges including retries, by technical profile",
             self.latency.clone(),
         );
+    }
+
+    pub(crate) fn circuit_opened(&self, profile: &str) {
+        self.circuit_opened
+            .get_or_create(&ProfileLabels {
+                technical_profile: profile.to_owned(),
+            })
+            .inc();
     }
 
     pub(crate) fn observe(

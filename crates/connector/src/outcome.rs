@@ -68,6 +68,9 @@ pub enum FailureReason {
     Auth(String),
     /// An API-connector action the step does not allow (`ShowBlockPage` at `PreTokenIssuance`, …).
     ActionNotAllowed,
+    /// The circuit to this API is open after repeated failures: no call was made
+    /// (`UserMessageIfCircuitOpen`).
+    CircuitOpen,
 }
 
 impl FailureReason {
@@ -84,6 +87,7 @@ impl FailureReason {
             Self::InsecureRefused => "insecure_refused".to_owned(),
             Self::Auth(_) => "auth".to_owned(),
             Self::ActionNotAllowed => "action_not_allowed".to_owned(),
+            Self::CircuitOpen => "circuit_open".to_owned(),
         }
     }
 }
@@ -106,6 +110,9 @@ impl fmt::Display for FailureReason {
             ),
             Self::Auth(why) => write!(f, "authentication failed: {why}"),
             Self::ActionNotAllowed => f.write_str("the action is not allowed at this step"),
+            Self::CircuitOpen => f.write_str(
+                "the circuit to the API is open after repeated failures; no call was made",
+            ),
         }
     }
 }

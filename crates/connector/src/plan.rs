@@ -16,6 +16,7 @@ use url::Url;
 use crate::ConnectorSettings;
 use crate::RestCall;
 use crate::auth::{self, Auth, AuthenticationType};
+use crate::circuit::CircuitSettings;
 use crate::claim_value;
 use crate::error::ConnectorError;
 use crate::json_path::ClaimPath;
@@ -36,6 +37,10 @@ const RESTFUL_RETRIES: u32 = 2;
 const CONNECTOR_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECTOR_RETRIES: u32 = 1;
 const MAX_RETRIES: u32 = 10;
+/// The circuit breaker's defaults (ours): 5 consecutive failures open it for 30 s.
+const CIRCUIT_FAILURES: u32 = 5;
+const CIRCUIT_COOL_DOWN: Duration = Duration::from_secs(30);
+const CIRCUIT_MAX_SECONDS: f64 = 86_400.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SendClaimsIn {
@@ -119,7 +124,6 @@ pub(crate) struct Messages {
     pub default: Option<String>,
     pub timeout: Option<String>,
     pub dns: Option<String>,
-    #[allow(dead_code)] // read once a circuit breaker exists; kept so the key is not "unknown"
     pub circuit_open: Option<String>,
 }
 
@@ -140,6 +144,8 @@ pub(crate) struct Plan {
     pub debug_mode: bool,
     pub outputs: Vec<OutputSpec>,
     pub messages: Messages,
+    /// The circuit to this endpoint (profile id + ServiceUrl without query) and its settings.
+    pub circuit: CircuitSettings,
     pub scrubber: Scrubber,
     /// The request as the audit record shows it (already redacted).
     pub request_detail: Value,
@@ -446,6 +452,38 @@ impl Plan {
             None => settings.default_max_response_bytes,
         };
 
+        let circuit_failures = match md_.get(md::CIRCUIT_BREAKER_FAILURES) {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| ConnectorError::InvalidMetadata {
+                    profile: pid(),
+                    key: md::CIRCUIT_BREAKER_FAILURES,
+                    reason: format!("{v:?} is not a whole number (0 disables the breaker)"),
+                })?,
+            None => CIRCUIT_FAILURES,
+        };
+        let circuit_cool_down = match md_.get(md::CIRCUIT_BREAKER_SECONDS) {
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= CIRCUIT_MAX_SECONDS => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(ConnectorError::InvalidMetadata {
+                        profile: pid(),
+                        key: md::CIRCUIT_BREAKER_SECONDS,
+                        reason: format!(
+                            "{v:?} is not a number of seconds in (0, {CIRCUIT_MAX_SECONDS}]"
+                        ),
+                    });
+                }
+            },
+            None => CIRCUIT_COOL_DOWN,
+        };
+        let circuit = CircuitSettings {
+            key: format!("{}\n{}", profile.id, without_query(raw_url)),
+            failures: circuit_failures,
+            cool_down: circuit_cool_down,
+        };
+
         let resolve_paths = md_.flag(md::RESOLVE_JSON_PATHS_IN_JSON_TOKENS, false);
         let outputs = output_specs(call, resolve_paths, resolve_claims)?;
 
@@ -488,6 +526,7 @@ impl Plan {
             debug_mode: md_.flag(md::DEBUG_MODE, false),
             outputs,
             messages,
+            circuit,
             scrubber,
             request_detail,
         })

@@ -28,6 +28,11 @@ pub(crate) fn failed(plan: &Plan, reason: FailureReason) -> ExchangeOutcome {
             .clone()
             .or_else(|| m.default.clone())
             .unwrap_or_else(|| DEFAULT_FAILURE_MESSAGE.to_owned()),
+        FailureReason::CircuitOpen => m
+            .circuit_open
+            .clone()
+            .or_else(|| m.default.clone())
+            .unwrap_or_else(|| DEFAULT_FAILURE_MESSAGE.to_owned()),
         _ => m
             .default
             .clone()

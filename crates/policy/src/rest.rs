@@ -31,6 +31,11 @@ pub const TIMEOUT_SECONDS: &str = "TimeoutSeconds";
 pub const RETRIES: &str = "Retries";
 /// Ours: the largest response body accepted, in bytes (default 1 MiB).
 pub const MAX_RESPONSE_BYTES: &str = "MaxResponseBytes";
+/// Ours: consecutive failed exchanges (timeout, DNS, connection, 5xx) that open the circuit to
+/// the API (default 5; 0 disables the circuit breaker).
+pub const CIRCUIT_BREAKER_FAILURES: &str = "CircuitBreakerFailures";
+/// Ours: how long an open circuit refuses calls before one trial call, in seconds (default 30).
+pub const CIRCUIT_BREAKER_SECONDS: &str = "CircuitBreakerSeconds";
 /// Ours: with `AuthenticationType` `ClientCredentials`, the token endpoint and scope.
 pub const TOKEN_ENDPOINT: &str = "TokenEndpoint";
 pub const TOKEN_SCOPE: &str = "TokenScope";

@@ -4,6 +4,7 @@
 
 mod api_connector;
 mod auth;
+mod circuit_breaker;
 mod helpers;
 mod metrics;
 mod output_claims;

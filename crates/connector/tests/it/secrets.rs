@@ -74,6 +74,11 @@ async fn secrets_never_reach_call_records_or_logs() {
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .finish();
+    // tracing registers a callsite on first use, and while one dispatcher exists it asks only
+    // the registering thread's default: a connector callsite first hit by a test running on
+    // another thread would be cached as "never" for ours. A second (silent) dispatcher makes
+    // registration ask every live dispatcher, ours included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let pki = Pki::new();
