@@ -128,7 +128,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // NORMAL is durable in WAL mode except for the last transactions on power loss.
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(SqliteSynchronous::Normal)
+        // Pages read through a memory map rather than a read() per page: every connection of
+        // the pool re-reads what another one changed, and the database stays small.
+        .pragma("mmap_size", "268435456");
     Ok(SqlitePoolOptions::new()
         .max_connections(SQLITE_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
