@@ -60,7 +60,9 @@ const SHORT: &str = r#"
 [[user_flows]]
 id = "B2C_1_short"
 type = "sign_up"
-code_lifetime_seconds = 1
+# Long enough for the fresh code to be typed in on a loaded 2-core CI machine, short enough
+# for the first one to expire while the test waits.
+code_lifetime_seconds = 4
 application_claims = ["email", "objectId", "newUser"]
 "#;
 
@@ -242,7 +244,7 @@ async fn an_expired_code_needs_a_new_one() {
     let form = browser.get(&start).await.page();
     let sent = send_code(&browser, &form, &email).await;
     let code = smtp.wait_for(&email, 1).await.code();
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4200)).await;
     let page = enter_code(&browser, &sent, &code).await;
     assert_eq!(
         page.alert().as_deref(),
