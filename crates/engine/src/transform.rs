@@ -193,7 +193,7 @@ fn set_path(doc: &mut Value, path: &str, value: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trustframe_policy::{Span, TransformationClaim, TransformationParameter};
+    use trustframe_policy::Span;
 
     fn t(
         method: &str,
@@ -201,29 +201,7 @@ mod tests {
         params: &[(&str, &str)],
         outputs: &[(&str, &str)],
     ) -> ClaimsTransformation {
-        let claims = |l: &[(&str, &str)]| {
-            l.iter()
-                .map(|(c, n)| TransformationClaim {
-                    claim_type: (*c).into(),
-                    transformation_claim_type: (*n).into(),
-                })
-                .collect()
-        };
-        ClaimsTransformation {
-            id: "t".into(),
-            method: method.into(),
-            input_claims: claims(inputs),
-            input_parameters: params
-                .iter()
-                .map(|(id, v)| TransformationParameter {
-                    id: (*id).into(),
-                    data_type: trustframe_policy::DataType::String,
-                    value: (*v).into(),
-                })
-                .collect(),
-            output_claims: claims(outputs),
-            span: Span::default(),
-        }
+        ClaimsTransformation::from_parts("t", method, inputs, params, outputs, Span::default())
     }
 
     #[test]

@@ -246,6 +246,44 @@ pub struct ClaimsTransformation {
     pub span: Span,
 }
 
+impl ClaimsTransformation {
+    /// A transformation from (claim type, transformation claim type) pairs and string
+    /// parameters (id, value): what compiled user flows and tests write.
+    pub fn from_parts(
+        id: &str,
+        method: &str,
+        inputs: &[(&str, &str)],
+        parameters: &[(&str, &str)],
+        outputs: &[(&str, &str)],
+        span: Span,
+    ) -> Self {
+        let claims = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(claim, name)| TransformationClaim {
+                    claim_type: (*claim).into(),
+                    transformation_claim_type: (*name).into(),
+                })
+                .collect()
+        };
+        Self {
+            id: id.into(),
+            method: method.into(),
+            input_claims: claims(inputs),
+            input_parameters: parameters
+                .iter()
+                .map(|(id, value)| TransformationParameter {
+                    id: (*id).into(),
+                    data_type: DataType::String,
+                    value: (*value).into(),
+                })
+                .collect(),
+            output_claims: claims(outputs),
+            span,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TransformationClaim {
     pub claim_type: ClaimTypeId,

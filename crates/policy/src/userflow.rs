@@ -436,29 +436,14 @@ impl Builder<'_> {
         params: &[(&str, &str)],
         outputs: &[(&str, &str)],
     ) -> ClaimsTransformationId {
-        let claims = |l: &[(&str, &str)]| {
-            l.iter()
-                .map(|(c, n)| TransformationClaim {
-                    claim_type: (*c).into(),
-                    transformation_claim_type: (*n).into(),
-                })
-                .collect()
-        };
-        let t = ClaimsTransformation {
-            id: id.into(),
-            method: method.into(),
-            input_claims: claims(inputs),
-            input_parameters: params
-                .iter()
-                .map(|(id, v)| TransformationParameter {
-                    id: (*id).into(),
-                    data_type: DataType::String,
-                    value: (*v).into(),
-                })
-                .collect(),
-            output_claims: claims(outputs),
-            span: self.span.clone(),
-        };
+        let t = ClaimsTransformation::from_parts(
+            id,
+            method,
+            inputs,
+            params,
+            outputs,
+            self.span.clone(),
+        );
         let id = t.id.clone();
         self.transformations.insert(id.clone(), t);
         id
