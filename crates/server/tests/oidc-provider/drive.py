@@ -5,68 +5,27 @@ Usage: python3 drive.py TRUSTFRAME_URL PROVIDER_URL CLIENT_ID CLIENT_SECRET
 """
 import base64
 import html
-import http.cookiejar
 import json
+import os
 import re
 import sys
-import urllib.error
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import browser  # noqa: E402  (crates/server/tests/browser.py)
 
 TF, PROVIDER, CLIENT_ID, CLIENT_SECRET = sys.argv[1:5]
 APP_REDIRECT = "http://127.0.0.1:9/callback"
 POLICY = "B2C_1_fed"
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-class Browser:
+class Browser(browser.Browser):
     def __init__(self):
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
-
-    def request(self, url, data=None):
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            r = self.opener.open(urllib.request.Request(url, data=body), timeout=30)
-            return r.status, r.geturl(), dict(r.headers), r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, url, dict(e.headers), e.read().decode()
-
-    def go(self, url, data=None):
-        """Follows redirects and form_post pages; stops at the app's redirect URI (returns its
-        parameters) or at a page (returns (url, status, body))."""
-        while True:
-            status, at, headers, body = self.request(url, data)
-            data = None
-            if status in (301, 302, 303, 307, 308):
-                url = urllib.parse.urljoin(at, headers.get("Location") or headers.get("location"))
-                if url.startswith(APP_REDIRECT):
-                    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-                continue
-            form = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', body)
-            if form and "document.forms[0].submit()" in body:
-                action = urllib.parse.urljoin(at, html.unescape(form.group(1)))
-                fields = inputs(body)
-                if action.startswith(APP_REDIRECT):
-                    return fields
-                url, data = action, fields
-                continue
-            return (at, status, body)
+        super().__init__(APP_REDIRECT)
 
 
-def inputs(body):
-    out = {}
-    for tag in re.findall(r"<input[^>]*>", body):
-        name = re.search(r'name="([^"]*)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name:
-            out[html.unescape(name.group(1))] = html.unescape(value.group(1)) if value else ""
-    return out
+inputs = browser.inputs
 
 
 def form_action(page, index=0):
