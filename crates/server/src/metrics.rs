@@ -26,12 +26,17 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(tenants: &[Arc<Tenant>]) -> Self {
-        let mut registry = Registry::with_prefix("trustframe");
+        // No registry prefix: the connector's metrics already carry `trustframe_connector_`.
+        let mut registry = Registry::default();
         let journeys = Family::<OutcomeLabels, Counter>::default();
         let token_requests = Family::<OutcomeLabels, Counter>::default();
-        registry.register("journeys", "Journeys ended, by outcome", journeys.clone());
         registry.register(
-            "token_requests",
+            "trustframe_journeys",
+            "Journeys ended, by outcome",
+            journeys.clone(),
+        );
+        registry.register(
+            "trustframe_token_requests",
             "Token endpoint answers, by outcome",
             token_requests.clone(),
         );

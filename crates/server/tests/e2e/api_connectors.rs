@@ -256,7 +256,29 @@ async fn post_attribute_collection_validates_overwrites_and_stores() {
         .text()
         .await
         .unwrap_or_default();
-    assert!(metrics.contains("trustframe_journeys_total"), "{metrics}");
+    let count = |name: &str, labels: &[&str]| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let profile = "technical_profile=\"REST-ApiConnector-PostAttributeCollection-validate\"";
+    for outcome in ["validation_error", "continue"] {
+        assert_eq!(
+            count(
+                "trustframe_connector_calls_total",
+                &[profile, &format!("outcome=\"{outcome}\"")]
+            ),
+            Some(1.0),
+            "one {outcome} call counted: {metrics}"
+        );
+    }
+    assert_eq!(
+        count("trustframe_journeys_total", &["outcome=\"tokens\""]),
+        Some(2.0),
+        "sign-up and sign-in issued tokens: {metrics}"
+    );
 }
 
 #[tokio::test]
