@@ -425,6 +425,12 @@ impl<'a> Engine<'a> {
                     state.step += 1;
                 }
                 StepKind::SendClaims => return self.send_claims(state).map(Outcome::SendClaims),
+                StepKind::InvokeSubJourney | StepKind::GetClaims | StepKind::UserDialog => {
+                    return Err(EngineError::Policy(format!(
+                        "{}: step {} ({:?}) is not supported yet",
+                        step.span, step.order, step.kind
+                    )));
+                }
             }
         }
     }

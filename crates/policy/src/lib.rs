@@ -13,6 +13,7 @@ pub mod ids;
 pub mod model;
 pub mod otp;
 pub mod rest;
+pub mod transformation;
 pub mod userflow;
 
 pub use claim_resolver::{ClaimValues, ResolverContext};

@@ -45,6 +45,9 @@ pub struct Policy {
     pub claims_transformations: BTreeMap<ClaimsTransformationId, ClaimsTransformation>,
     pub technical_profiles: BTreeMap<TechnicalProfileId, TechnicalProfile>,
     pub user_journeys: BTreeMap<UserJourneyId, UserJourney>,
+    /// `SubJourneys`: journeys an `InvokeSubJourney` step calls (or transfers to).
+    #[serde(default)]
+    pub sub_journeys: BTreeMap<UserJourneyId, UserJourney>,
     pub relying_party: RelyingParty,
     pub span: Span,
 }
@@ -57,6 +60,21 @@ impl Policy {
     pub fn journey(&self) -> Option<&UserJourney> {
         self.user_journeys
             .get(&self.relying_party.default_user_journey)
+    }
+
+    /// The journey the token endpoint runs on a refresh (`<Endpoint Id="Token">`), if any.
+    pub fn token_journey(&self) -> Option<&UserJourney> {
+        self.relying_party
+            .token_journey
+            .as_ref()
+            .and_then(|id| self.user_journeys.get(id))
+    }
+
+    /// A user journey or sub journey by id.
+    pub fn any_journey(&self, id: &UserJourneyId) -> Option<&UserJourney> {
+        self.user_journeys
+            .get(id)
+            .or_else(|| self.sub_journeys.get(id))
     }
 
     /// The claims the relying party may put in tokens, under their token names.
@@ -321,8 +339,36 @@ pub enum TechnicalProfileKind {
     /// Sends a templated message through the tenant's mailer (`Template` metadata): our stand-in
     /// for B2C's SendGrid RESTful profile or its built-in verification e-mail.
     Mail,
-    /// Session management and other profiles that do nothing at run time here.
+    /// A session management profile (`UseTechnicalProfileForSessionManagement` target): decides
+    /// whether a profile that uses it is skipped when the journey continues an SSO session.
+    SessionManagement(SessionProvider),
+    /// Protocol `None` and other profiles that do nothing at run time but hand on their output
+    /// claims (the starter pack's `RefreshTokenReadAndSetup`).
     NoOp,
+}
+
+/// B2C's session providers (`custom-policy-reference-sso.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionProvider {
+    /// `NoopSSOSessionProvider`: never skips.
+    Noop,
+    /// `DefaultSSOSessionProvider` (`SM-AAD`, `SM-MFA`): skips the profile in an SSO session and
+    /// restores its persisted claims.
+    Default,
+    /// `ExternalLoginSSOSessionProvider`: as `Default`, for identity providers.
+    ExternalLogin,
+    /// `OAuthSSOSessionProvider` (`SM-OAuth`, `SM-jwt-issuer`): the token issuer's session.
+    OAuth,
+    /// `SamlSSOSessionProvider`.
+    Saml,
+}
+
+impl SessionProvider {
+    /// Whether a profile using this provider is skipped when the journey continues a session.
+    pub fn skips_in_session(self) -> bool {
+        matches!(self, Self::Default | Self::ExternalLogin | Self::Saml)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -348,7 +394,17 @@ pub struct TechnicalProfile {
     /// each shows some of the display claims together with its actions.
     #[serde(default)]
     pub display_controls: Vec<DisplayControl>,
+    /// `UseTechnicalProfileForSessionManagement`: the session profile that decides SSO for it.
+    #[serde(default)]
+    pub session_management: Option<TechnicalProfileId>,
+    /// `IncludeInSso` (B2C's default: true).
+    #[serde(default = "default_true")]
+    pub include_in_sso: bool,
     pub span: Span,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl TechnicalProfile {
@@ -368,6 +424,8 @@ impl TechnicalProfile {
             persisted_claims: Vec::new(),
             validation_technical_profiles: Vec::new(),
             display_controls: Vec::new(),
+            session_management: None,
+            include_in_sso: true,
             span: Span::default(),
         }
     }
@@ -527,7 +585,17 @@ impl Precondition {
 pub struct UserJourney {
     pub id: UserJourneyId,
     pub steps: Vec<OrchestrationStep>,
+    /// For a `SubJourney`: `Call` returns to the calling journey, `Transfer` replaces it.
+    #[serde(default)]
+    pub sub_journey_type: Option<SubJourneyType>,
     pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubJourneyType {
+    Call,
+    Transfer,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -539,7 +607,32 @@ pub struct OrchestrationStep {
     pub claims_provider_selections: Vec<String>,
     pub claims_exchanges: Vec<ClaimsExchange>,
     pub preconditions: Vec<Precondition>,
+    /// `CpimIssuerTechnicalProfileReferenceId` of a `SendClaims` step.
+    #[serde(default)]
+    pub cpim_issuer: Option<TechnicalProfileId>,
+    /// `ContentDefinitionReferenceId`: the page layout of the step.
+    #[serde(default)]
+    pub content_definition: Option<String>,
+    /// The sub journey an `InvokeSubJourney` step runs (`JourneyList/Candidate`).
+    #[serde(default)]
+    pub sub_journey: Option<UserJourneyId>,
     pub span: Span,
+}
+
+impl OrchestrationStep {
+    pub fn new(order: u32, kind: StepKind, span: Span) -> Self {
+        Self {
+            order,
+            kind,
+            claims_provider_selections: Vec::new(),
+            claims_exchanges: Vec::new(),
+            preconditions: Vec::new(),
+            cpim_issuer: None,
+            content_definition: None,
+            sub_journey: None,
+            span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -551,6 +644,12 @@ pub enum StepKind {
     ClaimsProviderSelection,
     ClaimsExchange,
     SendClaims,
+    /// Runs a sub journey (`InvokeSubJourney`).
+    InvokeSubJourney,
+    /// Reads claims of the request (`GetClaims`): input claims of the relying party.
+    GetClaims,
+    /// A page that shows claims only (`UserDialog`).
+    UserDialog,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -565,7 +664,30 @@ pub struct RelyingParty {
     /// Token claims: claim type, with the token name as partner claim type.
     pub output_claims: Vec<ClaimRef>,
     pub output_claims_transformations: Vec<ClaimsTransformationId>,
+    /// `<Endpoint Id="Token" UserJourneyReferenceId=…>`: the journey a refresh runs.
+    #[serde(default)]
+    pub token_journey: Option<UserJourneyId>,
+    /// `SubjectNamingInfo ClaimType`: the token claim that names the user (`sub`).
+    #[serde(default)]
+    pub subject_claim: Option<String>,
+    /// `UserJourneyBehaviors` we honour.
+    #[serde(default)]
+    pub behaviors: JourneyBehaviors,
+    /// The relying party's `InputClaims` (`GetClaims` reads them from the request).
+    #[serde(default)]
+    pub input_claims: Vec<ClaimRef>,
     pub span: Span,
+}
+
+/// `UserJourneyBehaviors` of a relying party (`relyingparty.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JourneyBehaviors {
+    /// `SingleSignOn Scope`: `Tenant` (default), `Application`, `Policy` or `Suppressed`.
+    pub sso_scope: Option<String>,
+    /// `SessionExpiryType`: `Rolling` or `Absolute`.
+    pub session_expiry_type: Option<String>,
+    /// `SessionExpiryInSeconds` (B2C: 900–86400; default 86400).
+    pub session_expiry_seconds: Option<u32>,
 }
 
 /// A `DisplayControl` of type `VerificationControl` (B2C's `display-control-verification.md`):

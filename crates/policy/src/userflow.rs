@@ -706,14 +706,7 @@ pub fn compile(
         id: id.into(),
         technical_profile: tp.clone(),
     };
-    let step = |order: u32, kind: StepKind| OrchestrationStep {
-        order,
-        kind,
-        claims_provider_selections: Vec::new(),
-        claims_exchanges: Vec::new(),
-        preconditions: Vec::new(),
-        span: span.clone(),
-    };
+    let step = |order: u32, kind: StepKind| OrchestrationStep::new(order, kind, span.clone());
     let mut steps = Vec::new();
     match flow.kind {
         UserFlowType::PasswordReset => steps = account::password_reset_steps(&mut b, flow),
@@ -780,7 +773,7 @@ pub fn compile(
         steps.push(s);
     }
     let mut s = step(0, StepKind::SendClaims);
-    s.claims_exchanges = vec![exchange("JwtIssuer", &issuer)];
+    s.cpim_issuer = Some(issuer);
     steps.push(s);
     for (i, s) in steps.iter_mut().enumerate() {
         s.order = u32::try_from(i + 1).unwrap_or(u32::MAX);
@@ -816,6 +809,7 @@ pub fn compile(
     let journey = UserJourney {
         id: journey_id.clone(),
         steps,
+        sub_journey_type: None,
         span: span.clone(),
     };
     Ok(Policy {
@@ -828,10 +822,15 @@ pub fn compile(
         claims_transformations: b.transformations,
         technical_profiles: b.profiles,
         user_journeys: [(journey_id.clone(), journey)].into_iter().collect(),
+        sub_journeys: BTreeMap::new(),
         relying_party: RelyingParty {
             default_user_journey: journey_id,
             output_claims,
             output_claims_transformations: vec![emails],
+            token_journey: None,
+            subject_claim: None,
+            behaviors: JourneyBehaviors::default(),
+            input_claims: Vec::new(),
             span: span.clone(),
         },
         span,

@@ -227,20 +227,15 @@ fn step(
     kind: StepKind,
     exchange: Option<(&str, &TechnicalProfileId)>,
 ) -> OrchestrationStep {
-    OrchestrationStep {
-        order: 0,
-        kind,
-        claims_provider_selections: Vec::new(),
-        claims_exchanges: exchange
-            .map(|(id, tp)| ClaimsExchange {
-                id: id.into(),
-                technical_profile: tp.clone(),
-            })
-            .into_iter()
-            .collect(),
-        preconditions: Vec::new(),
-        span: b.span.clone(),
-    }
+    let mut step = OrchestrationStep::new(0, kind, b.span.clone());
+    step.claims_exchanges = exchange
+        .map(|(id, tp)| ClaimsExchange {
+            id: id.into(),
+            technical_profile: tp.clone(),
+        })
+        .into_iter()
+        .collect();
+    step
 }
 
 /// A `password_reset` flow's steps before the user is read: the verified address, then the
@@ -426,7 +421,7 @@ mod tests {
                 vec!["SignUpWithLogonEmailExchange", "ForgotPasswordExchange"],
                 vec!["NewCredentials"],
                 vec!["AADUserReadWithObjectId"],
-                vec!["JwtIssuer"],
+                Vec::<&str>::new(),
             ]
         );
         let sign_in = p
