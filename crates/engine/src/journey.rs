@@ -11,7 +11,7 @@ use serde_json::Value;
 use trustframe_policy::{
     ClaimRef, ClaimTypeId, ClaimValues, OrchestrationStep, Policy, PolicyId, Precondition,
     PreconditionTest, ResolverContext, StepKind, TechnicalProfile, TechnicalProfileId,
-    TechnicalProfileKind, UserInputType,
+    TechnicalProfileKind, UserInputType, UserJourneyId,
 };
 
 use crate::env::{CreateResult, Env, Identity, PasswordCheck, RestOutcome, RestRequest};
@@ -47,6 +47,20 @@ pub struct JourneyState {
     /// One-time codes sent and display controls finished (CONTRACTS.md §9).
     #[serde(default)]
     pub verification: controls::VerificationState,
+    /// The journey running: `None` is the relying party's default journey; a sub journey or
+    /// the token journey otherwise.
+    #[serde(default)]
+    pub journey: Option<UserJourneyId>,
+    /// Where each `InvokeSubJourney` of type `Call` returns to.
+    #[serde(default)]
+    pub calls: Vec<Frame>,
+}
+
+/// A return point of a called sub journey: the journey and the step after the call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frame {
+    pub journey: Option<UserJourneyId>,
+    pub step: usize,
 }
 
 impl JourneyState {
@@ -60,7 +74,24 @@ impl JourneyState {
             context,
             sso: false,
             verification: controls::VerificationState::default(),
+            journey: None,
+            calls: Vec::new(),
         }
+    }
+
+    /// Starts the relying party's token journey (`<Endpoint Id="Token">`) for a refresh: the
+    /// user and the refresh token's issue time are known, no page may be shown.
+    pub fn for_token_journey(
+        policy: PolicyId,
+        journey: UserJourneyId,
+        context: ResolverContext,
+        claims: ClaimValues,
+    ) -> Self {
+        let mut state = Self::new(policy, context);
+        state.journey = Some(journey);
+        state.claims = claims;
+        state.sso = true;
+        state
     }
 
     /// Starts from a single sign-on session: the user is known, sign-in pages are skipped.
@@ -219,6 +250,63 @@ fn page_claims(profile: &TechnicalProfile) -> &[ClaimRef] {
     }
 }
 
+/// The directory attribute behind a partner claim name: Entra ID's token claim names (what
+/// `login-NonInteractive` maps) name the same attributes as Graph's.
+fn directory_name(partner: &str) -> &str {
+    const ALIASES: &[(&str, &str)] = &[
+        ("oid", "objectId"),
+        ("given_name", "givenName"),
+        ("family_name", "surname"),
+        ("name", "displayName"),
+        ("upn", "userPrincipalName"),
+        ("email", "signInNames.emailAddress"),
+        ("tid", "tenantId"),
+    ];
+    ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(partner))
+        .map_or(partner, |(_, name)| name)
+}
+
+/// A directory attribute's value, with the values Entra ID derives rather than stores
+/// (`active-directory-technical-profile.md`): the object id, the sign-in names, a user
+/// principal name, the tenant, and `accountEnabled` (true unless written otherwise).
+fn directory_value(
+    user: &crate::env::DirectoryUser,
+    name: &str,
+    context: &ResolverContext,
+) -> Option<Value> {
+    if let Some((_, v)) = user
+        .attributes
+        .iter()
+        .find(|(k, _)| k.as_str().eq_ignore_ascii_case(name))
+    {
+        return Some(v.clone());
+    }
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "objectid" => Some(Value::String(user.object_id.clone())),
+        "accountenabled" => Some(Value::Bool(true)),
+        "userprincipalname" => Some(Value::String(format!(
+            "{}@{}",
+            user.object_id, context.tenant_name
+        ))),
+        "tenantid" => Some(Value::String(context.tenant_id.clone())),
+        "newclaimsprincipalcreated" => None,
+        _ => {
+            // `signInNames.emailAddress` (and `email`, as user flows write it): the identity.
+            let kind = lower
+                .strip_prefix("signinnames.")
+                .map(|k| if k == "emailaddress" { "emailAddress" } else { k })
+                .or((lower == "email").then_some("emailAddress"))?;
+            user.identities
+                .iter()
+                .find(|i| i.sign_in_type.eq_ignore_ascii_case(kind))
+                .map(|i| Value::String(i.issuer_assigned_id.clone()))
+        }
+    }
+}
+
 pub struct Engine<'a> {
     pub policy: &'a Policy,
     pub env: Env<'a>,
@@ -229,11 +317,16 @@ impl<'a> Engine<'a> {
         Self { policy, env }
     }
 
-    fn steps(&self) -> Result<&'a [OrchestrationStep], EngineError> {
-        let journey = self.policy.journey().ok_or_else(|| {
+    /// The steps of the journey the state is in.
+    fn steps(&self, state: &JourneyState) -> Result<&'a [OrchestrationStep], EngineError> {
+        let id = state
+            .journey
+            .as_ref()
+            .unwrap_or(&self.policy.relying_party.default_user_journey);
+        let journey = self.policy.any_journey(id).ok_or_else(|| {
             EngineError::Policy(format!(
-                "{}: relying party names user journey '{}', which the policy does not define",
-                self.policy.relying_party.span, self.policy.relying_party.default_user_journey
+                "{}: user journey '{id}' is referenced but not defined",
+                self.policy.relying_party.span
             ))
         })?;
         Ok(&journey.steps)
@@ -333,12 +426,22 @@ impl<'a> Engine<'a> {
     }
 
     async fn run(&self, state: &mut JourneyState) -> Result<Outcome, EngineError> {
-        let steps = self.steps()?;
         loop {
+            let steps = self.steps(state)?;
             let Some(step) = steps.get(state.step) else {
+                // A called sub journey returns to the step after its call.
+                if let Some(frame) = state.calls.pop() {
+                    state.journey = frame.journey;
+                    state.step = frame.step;
+                    continue;
+                }
                 return Err(EngineError::Policy(format!(
                     "{}: user journey '{}' ended without a SendClaims step",
-                    self.policy.relying_party.span, self.policy.relying_party.default_user_journey
+                    self.policy.relying_party.span,
+                    state
+                        .journey
+                        .as_ref()
+                        .unwrap_or(&self.policy.relying_party.default_user_journey)
                 )));
             };
             if skip(&step.preconditions, &state.claims) {
@@ -394,6 +497,26 @@ impl<'a> Engine<'a> {
                         },
                     };
                     let profile = self.profile(&exchange.technical_profile)?;
+                    // Single sign-on: a profile whose session provider remembers it is not run
+                    // again; the provider's output claims say so (`objectIdFromSession`).
+                    if state.sso
+                        && let Some(session) = self.session_provider(profile)?
+                    {
+                        let mut claims = state.claims.clone();
+                        self.finish_profile(session, &mut claims, &state.context)?;
+                        state.claims = claims;
+                        state.step += 1;
+                        continue;
+                    }
+                    if let TechnicalProfileKind::Unsupported { protocol } = &profile.kind {
+                        return Ok(Outcome::Fail(Failure {
+                            error: "server_error".into(),
+                            description: format!(
+                                "AADB2C90037: The identity provider '{}' ({protocol}) is not supported by this server.",
+                                profile.display_name
+                            ),
+                        }));
+                    }
                     if profile.kind == TechnicalProfileKind::OpenIdConnect {
                         return Ok(self.federate(state, profile));
                     }
@@ -410,7 +533,7 @@ impl<'a> Engine<'a> {
                     let step_name = format!("{}", step.order);
                     let mut claims = state.claims.clone();
                     match self
-                        .run_profile(profile, &mut claims, &state.context, Some(&step_name))
+                        .run_profile(state, profile, &mut claims, Some(&step_name))
                         .await?
                     {
                         ProfileResult::Done => state.claims = claims,
@@ -425,11 +548,69 @@ impl<'a> Engine<'a> {
                     state.step += 1;
                 }
                 StepKind::SendClaims => return self.send_claims(state).map(Outcome::SendClaims),
-                StepKind::InvokeSubJourney | StepKind::GetClaims | StepKind::UserDialog => {
-                    return Err(EngineError::Policy(format!(
-                        "{}: step {} ({:?}) is not supported yet",
-                        step.span, step.order, step.kind
-                    )));
+                StepKind::InvokeSubJourney => {
+                    let Some(sub) = &step.sub_journey else {
+                        return Err(EngineError::Policy(format!(
+                            "{}: step {} invokes no sub journey",
+                            step.span, step.order
+                        )));
+                    };
+                    let Some(journey) = self.policy.sub_journeys.get(sub) else {
+                        return Err(EngineError::Policy(format!(
+                            "{}: step {} invokes sub journey '{sub}', which the policy does not define",
+                            step.span, step.order
+                        )));
+                    };
+                    // `Call` comes back after the sub journey; `Transfer` never does
+                    // (`subjourneys.md`).
+                    if journey.sub_journey_type != Some(trustframe_policy::SubJourneyType::Transfer) {
+                        state.calls.push(Frame {
+                            journey: state.journey.clone(),
+                            step: state.step + 1,
+                        });
+                    }
+                    state.journey = Some(sub.clone());
+                    state.step = 0;
+                }
+                StepKind::GetClaims => {
+                    // The relying party's input claims, read from the authorize request's
+                    // parameters by their partner names (`relyingparty.md`).
+                    for input in &self.policy.relying_party.input_claims {
+                        let value = state
+                            .context
+                            .oauth_params
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(input.partner_name()))
+                            .map(|(_, v)| v.clone())
+                            .or_else(|| {
+                                input
+                                    .default_value
+                                    .as_ref()
+                                    .map(|d| state.context.resolve(d, &state.claims))
+                            })
+                            .filter(|v| !v.is_empty());
+                        if let Some(v) = value {
+                            state.claims.insert(input.claim_type.clone(), Value::String(v));
+                        }
+                    }
+                    state.step += 1;
+                }
+                StepKind::UserDialog => {
+                    let Some(exchange) = step.claims_exchanges.first() else {
+                        return Err(EngineError::Policy(format!(
+                            "{}: UserDialog step {} has no claims exchange",
+                            step.span, step.order
+                        )));
+                    };
+                    let profile = self.profile(&exchange.technical_profile)?;
+                    state.awaiting = Some(profile.id.clone());
+                    self.prefill(state, profile)?;
+                    return Ok(Outcome::Page(self.page(
+                        state,
+                        &profile.id,
+                        None,
+                        BTreeMap::new(),
+                    )?));
                 }
             }
         }
@@ -465,7 +646,7 @@ impl<'a> Engine<'a> {
         error: Option<String>,
         field_errors: BTreeMap<ClaimTypeId, String>,
     ) -> Result<Page, EngineError> {
-        let steps = self.steps()?;
+        let steps = self.steps(state)?;
         let step = steps.get(state.step);
         let kind = match step.map(|s| s.kind) {
             Some(StepKind::CombinedSignInAndSignUp | StepKind::ClaimsProviderSelection) => {
@@ -497,7 +678,11 @@ impl<'a> Engine<'a> {
                     claim.span, profile.id, claim.claim_type
                 )));
             };
-            let input = claim_type.user_input_type.unwrap_or(UserInputType::TextBox);
+            // A claim without a `UserInputType` is an output of the page's validation
+            // profiles, not a field (`self-asserted-technical-profile.md`).
+            let Some(input) = claim_type.user_input_type else {
+                continue;
+            };
             let value = if claim_type.is_secret() {
                 None
             } else {
@@ -536,7 +721,21 @@ impl<'a> Engine<'a> {
     ) -> Result<Vec<Selection>, EngineError> {
         let mut out = Vec::new();
         let forgot = controls::forgot_password_override(self.policy, step);
-        for id in &step.claims_provider_selections {
+        // The sign-in profile's `SignUpTarget` is the page's sign-up link
+        // (`self-asserted-technical-profile.md`).
+        let sign_up_target = step
+            .claims_exchanges
+            .first()
+            .and_then(|e| self.policy.technical_profile(&e.technical_profile))
+            .and_then(|p| p.metadata.get("SignUpTarget"))
+            .filter(|t| {
+                !step
+                    .claims_provider_selections
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(t))
+            })
+            .map(str::to_owned);
+        for id in step.claims_provider_selections.iter().chain(&sign_up_target) {
             if forgot.is_some_and(|f| f.eq_ignore_ascii_case(id)) {
                 continue;
             }
@@ -570,7 +769,9 @@ impl<'a> Engine<'a> {
         let profile = self.profile(profile_id)?;
         let mut fields = Vec::new();
         for claim in page_claims(profile) {
-            if let Some(t) = self.policy.claims_schema.get(&claim.claim_type) {
+            if let Some(t) = self.policy.claims_schema.get(&claim.claim_type)
+                && t.user_input_type.is_some()
+            {
                 fields.push((t, claim.required));
             }
         }
@@ -604,7 +805,7 @@ impl<'a> Engine<'a> {
         }
         let step_name = format!(
             "{}",
-            self.steps()?
+            self.steps(state)?
                 .get(state.step)
                 .map(|s| s.order)
                 .unwrap_or_default()
@@ -615,7 +816,7 @@ impl<'a> Engine<'a> {
             }
             let target = self.profile(&validation.reference_id)?;
             match self
-                .run_profile(target, &mut working, &state.context, Some(&step_name))
+                .run_profile(state, target, &mut working, Some(&step_name))
                 .await?
             {
                 ProfileResult::Done => {
@@ -699,12 +900,29 @@ impl<'a> Engine<'a> {
         Ok(None)
     }
 
-    /// Runs a non-page technical profile over `claims`.
-    async fn run_profile(
+    /// The session provider that lets `profile` be skipped in a single sign-on session.
+    fn session_provider(
         &self,
         profile: &TechnicalProfile,
+    ) -> Result<Option<&'a TechnicalProfile>, EngineError> {
+        let Some(id) = &profile.session_management else {
+            return Ok(None);
+        };
+        let session = self.profile(id)?;
+        Ok(match session.kind {
+            TechnicalProfileKind::SessionManagement(p) if p.skips_in_session() => Some(session),
+            _ => None,
+        })
+    }
+
+    /// Runs a non-page technical profile over `claims`: the one dispatch from B2C's handlers
+    /// to their implementations, whether an orchestration step, a validation technical
+    /// profile or a display control's action calls it.
+    async fn run_profile(
+        &self,
+        state: &mut JourneyState,
+        profile: &TechnicalProfile,
         claims: &mut ClaimValues,
-        context: &ResolverContext,
         step: Option<&str>,
     ) -> Result<ProfileResult, EngineError> {
         if let Some(message) =
@@ -712,6 +930,40 @@ impl<'a> Engine<'a> {
         {
             return Ok(ProfileResult::Error(message));
         }
+        match profile.kind {
+            TechnicalProfileKind::OneTimePassword => {
+                if let ProfileResult::Error(m) = self.run_otp(state, profile, claims)? {
+                    return Ok(ProfileResult::Error(m));
+                }
+            }
+            TechnicalProfileKind::Mail => {
+                if let ProfileResult::Error(m) = self.run_mail(state, profile, claims).await? {
+                    return Ok(ProfileResult::Error(m));
+                }
+            }
+            _ => {
+                if let Some(result) = self
+                    .run_stateless(profile, claims, &state.context, step)
+                    .await?
+                {
+                    return Ok(result);
+                }
+            }
+        }
+        match self.finish_profile(profile, claims, &state.context)? {
+            Some(message) => Ok(ProfileResult::Error(message)),
+            None => Ok(ProfileResult::Done),
+        }
+    }
+
+    /// The handlers that need no journey state; `Some` ends the profile with that result.
+    async fn run_stateless(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &mut ClaimValues,
+        context: &ResolverContext,
+        step: Option<&str>,
+    ) -> Result<Option<ProfileResult>, EngineError> {
         match profile.kind {
             TechnicalProfileKind::Restful => {
                 let outcome = self
@@ -737,10 +989,10 @@ impl<'a> Engine<'a> {
                     }
                     RestOutcome::ValidationError { user_message }
                     | RestOutcome::Failed { user_message } => {
-                        return Ok(ProfileResult::Error(user_message));
+                        return Ok(Some(ProfileResult::Error(user_message)));
                     }
                     RestOutcome::Block { user_message } => {
-                        return Ok(ProfileResult::Block(user_message));
+                        return Ok(Some(ProfileResult::Block(user_message)));
                     }
                 }
             }
@@ -753,32 +1005,34 @@ impl<'a> Engine<'a> {
                 );
                 let password = self.input_value(profile, claims, context, &["password"]);
                 let (Some(name), Some(password)) = (name, password) else {
-                    return Ok(ProfileResult::Error(messages::NO_SUCH_USER.into()));
+                    return Ok(Some(ProfileResult::Error(messages::NO_SUCH_USER.into())));
                 };
                 match self.env.directory.verify_password(&name, &password).await? {
-                    PasswordCheck::Valid(user) => self.load_user(profile, claims, user),
+                    PasswordCheck::Valid(user) => self.load_user(profile, claims, context, &user),
                     PasswordCheck::NoSuchUser => {
                         let m = profile
                             .metadata
                             .get("UserMessageIfClaimsPrincipalDoesNotExist");
-                        return Ok(ProfileResult::Error(
+                        return Ok(Some(ProfileResult::Error(
                             m.unwrap_or(messages::NO_SUCH_USER).to_owned(),
-                        ));
+                        )));
                     }
                     PasswordCheck::WrongPassword => {
                         let m = profile.metadata.get("UserMessageIfInvalidPassword");
-                        return Ok(ProfileResult::Error(
+                        return Ok(Some(ProfileResult::Error(
                             m.unwrap_or(messages::WRONG_PASSWORD).to_owned(),
-                        ));
+                        )));
                     }
                 }
             }
             TechnicalProfileKind::Directory => {
                 if let Some(result) = self.run_directory(profile, claims, context).await? {
-                    return Ok(result);
+                    return Ok(Some(result));
                 }
             }
-            TechnicalProfileKind::ClaimsTransformation | TechnicalProfileKind::NoOp => {}
+            TechnicalProfileKind::ClaimsTransformation
+            | TechnicalProfileKind::NoOp
+            | TechnicalProfileKind::SessionManagement(_) => {}
             ref other => {
                 return Err(EngineError::Policy(format!(
                     "{}: technical profile '{}' ({other:?}) cannot run as a claims exchange",
@@ -786,10 +1040,7 @@ impl<'a> Engine<'a> {
                 )));
             }
         }
-        match self.finish_profile(profile, claims, context)? {
-            Some(message) => Ok(ProfileResult::Error(message)),
-            None => Ok(ProfileResult::Done),
-        }
+        Ok(None)
     }
 
     /// The value an input claim sends, found by its partner name or claim type id.
@@ -827,37 +1078,24 @@ impl<'a> Engine<'a> {
             .filter(|v| !v.is_empty())
     }
 
-    /// Copies a directory user's attributes to the profile's output claims.
+    /// Copies a directory user's attributes to the profile's output claims, by partner name.
+    /// The names of Entra ID's tokens (`given_name`, `upn`, …) that `login-NonInteractive`
+    /// maps are read from the matching directory attributes.
     fn load_user(
         &self,
         profile: &TechnicalProfile,
         claims: &mut ClaimValues,
-        user: crate::env::DirectoryUser,
+        context: &ResolverContext,
+        user: &crate::env::DirectoryUser,
     ) {
         claims.insert("objectId".into(), Value::String(user.object_id.clone()));
         for out in &profile.output_claims {
-            let key = out.partner_name();
-            if let Some((_, v)) = user
-                .attributes
-                .iter()
-                .find(|(k, _)| k.as_str().eq_ignore_ascii_case(key))
-            {
-                claims.insert(out.claim_type.clone(), v.clone());
-            } else if (key.eq_ignore_ascii_case("signInNames.emailAddress")
-                || key.eq_ignore_ascii_case("email"))
-                && let Some(i) = user
-                    .identities
-                    .iter()
-                    .find(|i| i.sign_in_type == "emailAddress")
-            {
-                claims.insert(
-                    out.claim_type.clone(),
-                    Value::String(i.issuer_assigned_id.clone()),
-                );
+            let key = directory_name(out.partner_name());
+            if let Some(v) = directory_value(user, key, context) {
+                claims.insert(out.claim_type.clone(), v);
             }
         }
     }
-
     async fn run_directory(
         &self,
         profile: &TechnicalProfile,
@@ -930,12 +1168,15 @@ impl<'a> Engine<'a> {
             return Ok(Some(ProfileResult::Error(m.to_owned())));
         }
         match operation.as_str() {
-            "write" => {
+            "write" | "deleteclaims" => {
+                let delete = operation == "deleteclaims";
                 let mut attributes = ClaimValues::new();
                 let mut password = None;
                 for persisted in &profile.persisted_claims {
                     let partner = persisted.partner_name();
-                    let value = if persisted.always_use_default_value
+                    let value = if delete {
+                        Value::Null
+                    } else if persisted.always_use_default_value
                         || !has_value(claims, &persisted.claim_type)
                     {
                         match self.claim_or_default(persisted, claims, context) {
@@ -959,16 +1200,24 @@ impl<'a> Engine<'a> {
                     }
                 }
                 match existing {
-                    Some(user) => {
+                    Some(mut user) => {
                         self.env
                             .directory
-                            .write(&user.object_id, attributes)
+                            .write(&user.object_id, attributes.clone())
                             .await?;
-                        if let Some(p) = password {
+                        if let Some(p) = password.filter(|_| !delete) {
                             self.env.directory.set_password(&user.object_id, &p).await?;
                         }
-                        claims.insert("objectId".into(), Value::String(user.object_id));
+                        for (k, v) in attributes {
+                            if v.is_null() {
+                                user.attributes.remove(&k);
+                            } else {
+                                user.attributes.insert(k, v);
+                            }
+                        }
+                        self.load_user(profile, claims, context, &user);
                     }
+                    None if delete => {}
                     None => {
                         let Some((kind, value)) = sign_in else {
                             return Err(EngineError::Policy(format!(
@@ -988,8 +1237,21 @@ impl<'a> Engine<'a> {
                             .await?
                         {
                             CreateResult::Created(user) => {
-                                claims.insert("objectId".into(), Value::String(user.object_id));
-                                claims.insert("newUser".into(), Value::Bool(true));
+                                self.load_user(profile, claims, context, &user);
+                                // `newClaimsPrincipalCreated` (`newUser` as user flows name it).
+                                let mut marked = false;
+                                for out in &profile.output_claims {
+                                    let p = out.partner_name();
+                                    if p.eq_ignore_ascii_case("newClaimsPrincipalCreated")
+                                        || p.eq_ignore_ascii_case("newUser")
+                                    {
+                                        claims.insert(out.claim_type.clone(), Value::Bool(true));
+                                        marked = true;
+                                    }
+                                }
+                                if !marked {
+                                    claims.insert("newUser".into(), Value::Bool(true));
+                                }
                             }
                             CreateResult::AlreadyExists => {
                                 let m = profile
@@ -1002,10 +1264,16 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            _ => {
+            "read" => {
                 if let Some(user) = existing {
-                    self.load_user(profile, claims, user);
+                    self.load_user(profile, claims, context, &user);
                 }
+            }
+            other => {
+                return Err(EngineError::Policy(format!(
+                    "{}: directory profile '{}' has Operation '{other}' (supported: Read, Write, DeleteClaims)",
+                    profile.span, profile.id
+                )));
             }
         }
         Ok(None)

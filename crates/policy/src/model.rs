@@ -345,6 +345,9 @@ pub enum TechnicalProfileKind {
     /// Protocol `None` and other profiles that do nothing at run time but hand on their output
     /// claims (the starter pack's `RefreshTokenReadAndSetup`).
     NoOp,
+    /// A protocol this server cannot speak (OAuth1, OAuth2, SAML2 identity providers): the
+    /// policy loads, and the profile fails only when a journey reaches it.
+    Unsupported { protocol: String },
 }
 
 /// B2C's session providers (`custom-policy-reference-sso.md`).

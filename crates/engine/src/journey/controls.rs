@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trustframe_policy::{
     ClaimTypeId, ClaimValues, DisplayControl, DisplayControlAction, OrchestrationStep, Policy,
-    TechnicalProfile, TechnicalProfileId, TechnicalProfileKind, UserInputType, otp,
+    TechnicalProfile, TechnicalProfileId, UserInputType, otp,
 };
 
 use super::{Engine, Failure, Field, Outcome, PageKind, ProfileResult, page_claims, skip, text};
@@ -432,14 +432,7 @@ impl Engine<'_> {
                 continue;
             }
             let profile = self.profile(&v.reference_id)?;
-            let result = match profile.kind {
-                TechnicalProfileKind::OneTimePassword => self.run_otp(state, profile, working)?,
-                TechnicalProfileKind::Mail => self.run_mail(state, profile, working).await?,
-                _ => {
-                    self.run_profile(profile, working, &state.context, None)
-                        .await?
-                }
-            };
+            let result = self.run_profile(state, profile, working, None).await?;
             match result {
                 ProfileResult::Done => {
                     if !v.continue_on_success {
@@ -466,7 +459,7 @@ impl Engine<'_> {
 
     /// `OneTimePassword`: GenerateCode puts the code in the `otpGenerated` output claim;
     /// VerifyCode checks `otpToVerify` for `identifier`.
-    fn run_otp(
+    pub(super) fn run_otp(
         &self,
         state: &mut super::JourneyState,
         profile: &TechnicalProfile,
@@ -525,7 +518,7 @@ impl Engine<'_> {
     }
 
     /// `Mail`: sends the code to the address through the tenant's mailer.
-    async fn run_mail(
+    pub(super) async fn run_mail(
         &self,
         state: &super::JourneyState,
         profile: &TechnicalProfile,
