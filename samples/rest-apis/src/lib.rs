@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `POST /validate-accesscode` | RESTful profile (409) or API connector (400) | `88888` is the only valid code (seed 000) |
 //! | `POST /GetProfile` | RESTful profile or API connector | balance by `objectId`; unknown users get `50.00` (seed 004) |
+//! | `POST /GetContacts` | RESTful profile | a nested contact record by `email`, for JSON-path output claims (seed 001) |
 //! | `POST /validate-email` | RESTful profile | rejects emails starting with `test`, returns the normalised email |
 //! | `POST /api-connector/validate-email` | API connector | the same as a `ValidationError` / `Continue` |
 //! | `POST /api-connector/capitalize-names` | API connector | `givenName`, `surname` with capital initials |
@@ -14,6 +15,7 @@
 //! otherwise the RESTful technical profile contract applies (CONTRACTS.md §1).
 
 mod access_code;
+mod contacts;
 mod email;
 mod loyalty;
 mod names;
@@ -73,6 +75,7 @@ pub fn router_with(state: SamplesState) -> Router {
     Router::new()
         .route("/validate-accesscode", post(access_code::validate))
         .route("/GetProfile", post(profile::get_profile))
+        .route("/GetContacts", post(contacts::get_contacts))
         .route("/validate-email", post(email::validate_restful))
         .route(
             "/api-connector/validate-email",

@@ -19,16 +19,19 @@ pub async fn lookup(State(state): State<SamplesState>, payload: Payload) -> Resp
     let Some(user) = user else {
         return continue_with(Map::new());
     };
-    let number = {
-        let mut numbers = crate::lock(&state.loyalty_numbers);
-        let next = FIRST_LOYALTY_NUMBER + numbers.len() as u64;
-        numbers
-            .entry(user.to_owned())
-            .or_insert_with(|| format!("LN{next}"))
-            .clone()
-    };
+    let number = number_for(&state, user);
     let mut claims = Map::new();
     // B2C accepts custom attributes with or without the extensions app id (seed 004).
     claims.insert("extension_loyaltyNumber".to_owned(), Value::from(number));
     continue_with(claims)
+}
+
+/// The user's loyalty number, assigned on first sight (also used by the contacts sample).
+pub fn number_for(state: &SamplesState, user: &str) -> String {
+    let mut numbers = crate::lock(&state.loyalty_numbers);
+    let next = FIRST_LOYALTY_NUMBER + numbers.len() as u64;
+    numbers
+        .entry(user.to_owned())
+        .or_insert_with(|| format!("LN{next}"))
+        .clone()
 }

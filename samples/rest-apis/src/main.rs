@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
     for path in [
         "POST /validate-accesscode",
         "POST /GetProfile",
+        "POST /GetContacts",
         "POST /validate-email",
         "POST /api-connector/validate-email",
         "POST /api-connector/capitalize-names",

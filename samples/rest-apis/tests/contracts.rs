@@ -237,6 +237,54 @@ async fn loyalty_numbers_are_stable_per_user() {
 }
 
 #[tokio::test]
+async fn contacts_come_back_nested_with_the_users_loyalty_number() {
+    let state = SamplesState::new();
+    let base = spawn(state.clone()).await;
+    let (status, body) = post(
+        &base,
+        "/GetContacts",
+        json!({"email": " Emily.Smith@Example.com"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"contacts": [{
+            "id": "MAINCONTACT_1",
+            "person": {
+                "name": "Emily Smith",
+                "loyaltyNumber": "LN100001",
+                "emails": [{"id": "EMAIL_1", "type": "WORK", "email": "emily.smith@example.com"}]
+            }
+        }]})
+    );
+    // The JSON paths a policy reads (restful-technical-profile.md, ResolveJsonPathsInJsonTokens).
+    assert_eq!(
+        body.pointer("/contacts/0/person/emails/0/email"),
+        Some(&json!("emily.smith@example.com"))
+    );
+    assert_eq!(
+        state.loyalty_number("emily.smith@example.com").as_deref(),
+        Some("LN100001")
+    );
+    let (_, again) = post(
+        &base,
+        "/GetContacts",
+        json!({"email": "emily.smith@example.com"}),
+    )
+    .await;
+    assert_eq!(again, body, "stable per user");
+
+    let (status, body) = post(&base, "/GetContacts", json!({"lang": "1033"})).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["status"], json!(409));
+    assert_eq!(
+        body["userMessage"],
+        json!("Please enter your email address.")
+    );
+}
+
+#[tokio::test]
 async fn the_binary_serves_the_samples() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trustframe-samples"))
         .args(["--listen", "127.0.0.1:0"])
