@@ -893,8 +893,8 @@ impl<'a> Engine<'a> {
                     "claims transformation '{id}' is referenced but not defined"
                 ))
             })?;
-            if let Err(failed) = transform::apply(t, claims)? {
-                return Ok(Some(failed.0));
+            if let Err(failed) = transform::apply(t, claims, self.env.clock.now())? {
+                return Ok(Some(failed.default_message));
             }
         }
         Ok(None)

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use trustframe_policy::{
-    ClaimType, ClaimTypeId, ClaimValues, DataType, PredicateMethod, PredicateValidation,
-    UserInputType,
+    ClaimType, ClaimTypeId, ClaimValues, DataType, PolicyRegex, PredicateMethod,
+    PredicateValidation, UserInputType,
 };
 
 use crate::EngineError;
@@ -27,6 +27,19 @@ pub fn parse_value(claim: &ClaimType, raw: &str) -> Result<Value, String> {
             .parse::<i64>()
             .map(Value::from)
             .map_err(|_| format!("'{}' must be a whole number.", claim.display_name)),
+        // A date dropdown answers `YYYY-MM-DD`; a date claim holds nothing else.
+        DataType::Date | DataType::DateTime
+            if claim.data_type == DataType::Date
+                || claim.user_input_type == Some(UserInputType::DateTimeDropdown) =>
+        {
+            match crate::transform::parse_date(raw) {
+                Some(_) => Ok(Value::String(raw.to_owned())),
+                None => Err(format!(
+                    "'{}' must be a date written as YYYY-MM-DD.",
+                    claim.display_name
+                )),
+            }
+        }
         DataType::StringCollection => Ok(Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -38,11 +51,16 @@ pub fn parse_value(claim: &ClaimType, raw: &str) -> Result<Value, String> {
     }
 }
 
-fn pattern_matches(regex: &str, value: &str) -> Result<bool, EngineError> {
+/// Whether a policy's regular expression matches what the user typed. The expression is
+/// compiled once per policy (the link pass compiles it at load); a bad one is a policy error.
+fn pattern_matches(regex: &PolicyRegex, value: &str) -> Result<bool, EngineError> {
+    let re = regex.compiled().map_err(EngineError::Policy)?;
     // B2C's patterns are .NET regular expressions anchored by the author; we anchor none.
-    let re = regex::Regex::new(regex)
-        .map_err(|e| EngineError::Policy(format!("invalid pattern '{regex}': {e}")))?;
-    Ok(re.is_match(value))
+    // Input that exhausts the backtracking limit is refused, not a server error.
+    Ok(re.is_match(value).unwrap_or_else(|e| {
+        tracing::warn!(pattern = %regex, error = %e, "regular expression gave up; input refused");
+        false
+    }))
 }
 
 fn includes_characters(set: &str, value: &str) -> bool {
@@ -237,5 +255,121 @@ mod tests {
         assert!(
             predicate_messages(&validation, "Pa1!").is_ok_and(|m| m == ["8 to 64 characters."])
         );
+    }
+
+    /// The starter pack's `newPassword` pattern (`TrustFrameworkBase.xml`), as the XML decodes
+    /// it: lookaheads, and a `[` inside a character class.
+    const STARTER_PACK_NEW_PASSWORD: &str = r#"^((?=.*[a-z])(?=.*[A-Z])(?=.*\d)|(?=.*[a-z])(?=.*[A-Z])(?=.*[^A-Za-z0-9])|(?=.*[a-z])(?=.*\d)(?=.*[^A-Za-z0-9])|(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9]))([A-Za-z\d@#$%^&*\-_+=[\]{}|\\:',?/`~"();!]|\.(?!@)){8,16}$"#;
+
+    fn password_claim() -> ClaimType {
+        let mut c = ClaimType::new("newPassword", "New Password", DataType::String)
+            .input(UserInputType::Password);
+        c.pattern = Some(trustframe_policy::Pattern {
+            regex: STARTER_PACK_NEW_PASSWORD.into(),
+            help_text: "8-16 characters, 3 of 4 character classes.".into(),
+        });
+        c
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn starter_pack_password_pattern_runs_with_lookaheads() {
+        let claim = password_claim();
+        let fields = [(&claim, true)];
+        let accepted = collect(&fields, &form(&[("newPassword", "Passw0rd!x")]))
+            .unwrap_or_else(|e| panic!("policy error: {e}"));
+        assert!(accepted.is_ok(), "{accepted:?}");
+        for refused in ["password", "Passw0rd!xxxxxxxxxxxxx", "Pa0!"] {
+            let errors = collect(&fields, &form(&[("newPassword", refused)]))
+                .unwrap_or_else(|e| panic!("policy error: {e}"));
+            assert_eq!(
+                errors
+                    .err()
+                    .and_then(|e| e.get(&ClaimTypeId::from("newPassword")).cloned()),
+                Some("8-16 characters, 3 of 4 character classes.".to_owned()),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_once_and_shared_by_clones() {
+        let claim = password_claim();
+        let copy = claim.clone();
+        let (Some(a), Some(b)) = (&claim.pattern, &copy.pattern) else {
+            panic!("no pattern");
+        };
+        let first = a.regex.compiled().unwrap_or_else(|e| panic!("{e}"));
+        let second = b.regex.compiled().unwrap_or_else(|e| panic!("{e}"));
+        assert!(std::ptr::eq(first, second));
+    }
+
+    #[test]
+    fn a_bad_pattern_is_a_policy_error() {
+        let mut claim = ClaimType::new("code", "Code", DataType::String);
+        claim.pattern = Some(trustframe_policy::Pattern {
+            regex: "^(unclosed".into(),
+            help_text: String::new(),
+        });
+        let result = collect(&[(&claim, true)], &form(&[("code", "x")]));
+        assert!(
+            matches!(&result, Err(EngineError::Policy(m)) if m.contains("^(unclosed")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn matches_regex_predicates_use_the_same_engine() {
+        let validation = PredicateValidation {
+            id: "Pin".into(),
+            groups: vec![PredicateGroup {
+                id: "Digits".into(),
+                help_text: "Four digits, not all the same.".into(),
+                match_at_least: None,
+                predicates: vec![Predicate {
+                    id: "pin".into(),
+                    help_text: String::new(),
+                    method: PredicateMethod::MatchesRegex(r"^(?!(\d)\1{3})\d{4}$".into()),
+                }],
+            }],
+        };
+        assert!(predicate_messages(&validation, "1234").is_ok_and(|m| m.is_empty()));
+        assert!(
+            predicate_messages(&validation, "1111")
+                .is_ok_and(|m| m == ["Four digits, not all the same."])
+        );
+    }
+
+    #[test]
+    fn date_dropdown_booleans_and_numbers_are_typed() {
+        let date = ClaimType::new("dateOfBirth", "Date of birth", DataType::Date)
+            .input(UserInputType::DateTimeDropdown);
+        assert_eq!(
+            parse_value(&date, "1990-02-28"),
+            Ok(Value::from("1990-02-28"))
+        );
+        for bad in ["1990-02-30", "28/02/1990", "1990-2-28", ""] {
+            assert!(parse_value(&date, bad).is_err(), "{bad}");
+        }
+        let picked = ClaimType::new("since", "Since", DataType::DateTime)
+            .input(UserInputType::DateTimeDropdown);
+        assert_eq!(
+            parse_value(&picked, "2024-12-31"),
+            Ok(Value::from("2024-12-31"))
+        );
+
+        let flag = ClaimType::new("consent", "Consent", DataType::Boolean);
+        assert_eq!(parse_value(&flag, "on"), Ok(Value::Bool(true)));
+        assert_eq!(parse_value(&flag, "False"), Ok(Value::Bool(false)));
+        assert!(parse_value(&flag, "maybe").is_err());
+        let number = ClaimType::new("age", "Age", DataType::Int);
+        assert_eq!(parse_value(&number, "42"), Ok(Value::from(42)));
+        assert!(parse_value(&number, "4.2").is_err());
     }
 }

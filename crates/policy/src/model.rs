@@ -186,13 +186,148 @@ pub enum PredicateMethod {
     },
     /// At least one character of the set (B2C writes sets like `a-z`, `A-Z`, `0-9`).
     IncludesCharacters(String),
-    MatchesRegex(String),
+    MatchesRegex(PolicyRegex),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pattern {
-    pub regex: String,
+    pub regex: PolicyRegex,
     pub help_text: String,
+}
+
+/// A regular expression written in a policy (`Restriction/Pattern`, the `MatchesRegex`
+/// predicate). B2C's are .NET expressions, lookarounds included, so they run on `fancy-regex`.
+/// The expression is compiled once, on first use, and the compiled form is shared by every
+/// clone of the policy; the link pass calls [`PolicyRegex::compiled`] to report a bad expression
+/// at load rather than on a user's submit.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub struct PolicyRegex {
+    source: String,
+    compiled: std::sync::Arc<std::sync::OnceLock<Result<fancy_regex::Regex, String>>>,
+}
+
+impl PolicyRegex {
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            compiled: Default::default(),
+        }
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The compiled expression; `Err` is the compiler's message, the same on every call.
+    pub fn compiled(&self) -> Result<&fancy_regex::Regex, String> {
+        self.compiled
+            .get_or_init(|| {
+                fancy_regex::Regex::new(&from_dotnet(&self.source)).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| format!("invalid regular expression '{}': {e}", self.source))
+    }
+
+    /// Whether the expression matches anywhere in `value` (.NET's `Regex.IsMatch`: authors
+    /// anchor with `^`/`$` themselves). `Err` is a bad expression or a match that exceeded the
+    /// backtracking limit.
+    pub fn is_match(&self, value: &str) -> Result<bool, String> {
+        self.compiled()?
+            .is_match(value)
+            .map_err(|e| format!("regular expression '{}' failed: {e}", self.source))
+    }
+}
+
+/// Rewrites the character classes of a .NET expression for `fancy-regex`, whose classes nest and
+/// know set operators: inside a class .NET reads `[`, `&` and `~` as literal characters (the
+/// starter pack's password pattern has `[\]` in one), so they are escaped; .NET's class
+/// subtraction `[a-z-[aeiou]]` becomes the difference `[a-z--[aeiou]]`.
+fn from_dotnet(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    // Open classes; a class's first character (after `^`) is literal even when it is `]`.
+    let mut depth = 0usize;
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        let first = std::mem::take(&mut class_start);
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '[' if depth == 0 => {
+                depth = 1;
+                out.push(c);
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    out.push('^');
+                }
+                class_start = true;
+            }
+            ']' if depth > 0 && !first => {
+                depth -= 1;
+                out.push(c);
+            }
+            '-' if depth > 0 && chars.peek() == Some(&'[') => {
+                chars.next();
+                depth += 1;
+                out.push_str("--[");
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    out.push('^');
+                }
+                class_start = true;
+            }
+            '[' | '&' | '~' if depth > 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl fmt::Debug for PolicyRegex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PolicyRegex").field(&self.source).finish()
+    }
+}
+
+impl fmt::Display for PolicyRegex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl PartialEq for PolicyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for PolicyRegex {}
+
+impl From<String> for PolicyRegex {
+    fn from(source: String) -> Self {
+        Self::new(source)
+    }
+}
+
+impl From<&str> for PolicyRegex {
+    fn from(source: &str) -> Self {
+        Self::new(source)
+    }
+}
+
+impl From<PolicyRegex> for String {
+    fn from(regex: PolicyRegex) -> Self {
+        regex.source
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
