@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::ids::TechnicalProfileId;
 use crate::model::*;
 use crate::otp;
+use crate::verification;
 
 use super::{Builder, ConfigError, UserFlow, UserFlowType};
 
@@ -34,22 +35,12 @@ pub(super) fn default_code_lifetime() -> u32 {
 const SIGN_IN: &str = "SelfAsserted-LocalAccountSignin-Email";
 const SIGN_UP: &str = "LocalAccountSignUpWithLogonEmail";
 const FORGOT_PASSWORD_EXCHANGE: &str = "ForgotPasswordExchange";
-const CONTROL: &str = "emailVerificationControl";
-const CODE: &str = "verificationCode";
 
 /// Claims the lifecycle profiles use.
 pub(super) fn extend_schema(schema: &mut ClaimsSchema) {
-    let mut code =
-        ClaimType::new(CODE, "Verification code", DataType::String).input(UserInputType::TextBox);
-    code.user_help_text = Some("The code we sent to your e-mail address.".into());
-    for t in [
-        code,
-        // The generated code, handed from GenerateCode to the mail profile; never stored.
-        ClaimType::new("otp", "One-time code", DataType::String),
-        ClaimType::new("isForgotPassword", "Forgot password", DataType::Boolean),
-    ] {
-        schema.claim_types.entry(t.id.clone()).or_insert(t);
-    }
+    verification::extend_schema(schema);
+    let t = ClaimType::new("isForgotPassword", "Forgot password", DataType::Boolean);
+    schema.claim_types.entry(t.id.clone()).or_insert(t);
 }
 
 /// Checks the lifecycle keys of a flow.
@@ -81,75 +72,18 @@ pub(super) fn check(b: &Builder<'_>, flow: &UserFlow) -> Result<(), ConfigError>
     }
 }
 
-/// The e-mail verification control and its profiles: `SendCode` generates a code and mails it,
-/// `VerifyCode` checks it (`one-time-password-technical-profile.md`).
+/// The e-mail verification control and its profiles (shared with custom policies).
 fn email_verification_control(b: &mut Builder<'_>, flow: &UserFlow) -> DisplayControl {
-    let otp_profile = |id: &str, operation: &str| {
-        let mut p = TechnicalProfile::new(id, TechnicalProfileKind::OneTimePassword);
-        let m = &mut p.metadata;
-        m.insert(otp::OPERATION, operation);
-        m.insert(
-            otp::CODE_EXPIRATION_IN_SECONDS,
-            flow.code_lifetime_seconds.to_string(),
-        );
-        m.insert(otp::CODE_LENGTH, otp::DEFAULT_CODE_LENGTH.to_string());
-        m.insert(otp::CHARACTER_SET, "0-9");
-        m.insert(
-            otp::NUM_RETRY_ATTEMPTS,
-            otp::DEFAULT_NUM_RETRY_ATTEMPTS.to_string(),
-        );
-        m.insert(
-            otp::NUM_CODE_GENERATION_ATTEMPTS,
-            otp::DEFAULT_NUM_CODE_GENERATION_ATTEMPTS.to_string(),
-        );
-        p.input_claims = vec![ClaimRef::new("email").partner("identifier").required()];
-        p
-    };
-    let mut generate = otp_profile("GenerateOtp", otp::GENERATE_CODE);
-    generate.display_name = "Generate a one-time code".into();
-    generate.output_claims = vec![ClaimRef::new("otp").partner("otpGenerated")];
-    let generate = b.add(generate);
-
-    let mut verify = otp_profile("VerifyOtp", otp::VERIFY_CODE);
-    verify.display_name = "Verify the one-time code".into();
-    verify
-        .input_claims
-        .push(ClaimRef::new(CODE).partner("otpToVerify").required());
-    let verify = b.add(verify);
-
-    let mut send = TechnicalProfile::new("SendOtp", TechnicalProfileKind::Mail);
-    send.display_name = "E-mail the one-time code".into();
-    send.metadata
-        .insert(otp::TEMPLATE, otp::TEMPLATE_VERIFICATION_CODE);
-    send.input_claims = vec![
-        ClaimRef::new("email").partner("to").required(),
-        ClaimRef::new("otp").partner("code").required(),
-    ];
-    let send = b.add(send);
-
-    DisplayControl {
-        id: CONTROL.into(),
-        display_claims: vec![
-            ClaimRef::new("email").required(),
-            ClaimRef::new(CODE).required(),
-        ],
-        code_claim: CODE.into(),
-        output_claims: vec![ClaimRef::new("email")],
-        actions: vec![
-            DisplayControlAction {
-                id: DisplayControl::SEND_CODE.into(),
-                validation_technical_profiles: vec![
-                    ValidationTechnicalProfile::new(generate),
-                    ValidationTechnicalProfile::new(send),
-                ],
-            },
-            DisplayControlAction {
-                id: DisplayControl::VERIFY_CODE.into(),
-                validation_technical_profiles: vec![ValidationTechnicalProfile::new(verify)],
-            },
-        ],
-        span: b.span.clone(),
+    let (control, profiles) = verification::email_verification(
+        &"email".into(),
+        flow.code_lifetime_seconds,
+        &verification::ProfileIds::user_flow(),
+        &b.span,
+    );
+    for p in profiles {
+        b.add(p);
     }
+    control
 }
 
 /// `LocalAccountDiscoveryUsingEmailAddress`: the address, verified by code, names the account

@@ -1,0 +1,429 @@
+//! The link pass, for both front ends: every reference in a compiled [`Policy`] resolves —
+//! technical profiles, claim types, claims transformations and their methods, journeys, sub
+//! journeys, the choices of a sign-in page — as B2C checks when a policy is uploaded.
+//! An unknown name says which known one is near ("did you mean 'X'?").
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::ids::{ClaimTypeId, ClaimsTransformationId, TechnicalProfileId, UserJourneyId};
+use crate::model::*;
+use crate::transformation::TransformationMethod;
+
+/// B2C's claims transformation methods Trustframe does not run yet (`claimstransformations.md`
+/// and its per-family pages). A policy using one loads with a warning; a journey that runs it
+/// fails.
+const B2C_METHODS: &[&str] = &[
+    "AddItemToUserIdentityCollection",
+    "AddParameterToStringCollection",
+    "AdjustNumber",
+    "AssertNumber",
+    "BuildUri",
+    "CompareBooleanClaimToValue",
+    "ConvertBooleanToString",
+    "ConvertDateTimeToDateClaim",
+    "ConvertDateToDateTimeClaim",
+    "ConvertNumberToStringClaim",
+    "ConvertPhoneNumberClaimToString",
+    "ConvertStringToPhoneNumberClaim",
+    "CopyClaimIfPredicateMatch",
+    "CreateAlternativeSecurityId",
+    "CreateOtpSecret",
+    "DateTimeComparison",
+    "FormatLocalizedString",
+    "FormatStringMultipleClaims",
+    "GetAgeGroupAndConsentProvided",
+    "GetAlternativeSecurityIdByIdentityProvider",
+    "GetClaimsFromJsonArray",
+    "GetClaimsFromJsonArrayV2",
+    "GetLocalizedStringsTransformation",
+    "GetMappedValueFromLocalizedCollection",
+    "GetNationalNumberAndCountryCodeFromPhoneNumberString",
+    "GetNumericClaimFromJson",
+    "GetSingleItemFromJson",
+    "GetSingleItemFromStringCollection",
+    "GetSingleValueFromJsonArray",
+    "Hash",
+    "IsTermsOfUseConsentRequired",
+    "LookupValue",
+    "NullClaim",
+    "ParseDomain",
+    "RemoveAlternativeSecurityIdByIdentityProvider",
+    "SetClaimIfBooleansMatch",
+    "SetClaimsIfRegexMatch",
+    "StringCollectionContainsClaim",
+    "StringContains",
+    "StringIndexOf",
+    "StringJoin",
+    "StringSplit",
+    "StringSubstring",
+    "XmlStringToJsonString",
+];
+
+/// Checks every reference of a compiled policy. Errors and warnings, each at the element that
+/// refers.
+pub fn check(policy: &Policy) -> Vec<Diagnostic> {
+    let mut l = Linker {
+        policy,
+        out: Vec::new(),
+    };
+    l.schema();
+    for t in policy.claims_transformations.values() {
+        l.transformation(t);
+    }
+    for tp in policy.technical_profiles.values() {
+        l.technical_profile(tp);
+    }
+    for j in policy
+        .user_journeys
+        .values()
+        .chain(policy.sub_journeys.values())
+    {
+        l.journey(j);
+    }
+    l.relying_party();
+    l.out
+}
+
+struct Linker<'a> {
+    policy: &'a Policy,
+    out: Vec<Diagnostic>,
+}
+
+impl Linker<'_> {
+    fn error(&mut self, span: &Span, message: String) {
+        self.out.push(Diagnostic::error(span, message));
+    }
+
+    fn claim(&mut self, id: &ClaimTypeId, span: &Span, what: &str) {
+        let schema = &self.policy.claims_schema.claim_types;
+        if !schema.contains_key(id) {
+            let hint = did_you_mean(id.as_str(), schema.keys().map(ClaimTypeId::as_str));
+            self.error(span, format!("{what}: unknown claim type '{id}'{hint}"));
+        }
+    }
+
+    fn claims(&mut self, refs: &[ClaimRef], what: &str) {
+        for r in refs {
+            self.claim(&r.claim_type, &r.span, what);
+        }
+    }
+
+    fn profile(&mut self, id: &TechnicalProfileId, span: &Span, what: &str) -> bool {
+        let profiles = &self.policy.technical_profiles;
+        if profiles.contains_key(id) {
+            return true;
+        }
+        let hint = did_you_mean(id.as_str(), profiles.keys().map(TechnicalProfileId::as_str));
+        self.error(
+            span,
+            format!("{what}: unknown technical profile '{id}'{hint}"),
+        );
+        false
+    }
+
+    fn transformations(&mut self, ids: &[ClaimsTransformationId], span: &Span, what: &str) {
+        let known = &self.policy.claims_transformations;
+        for id in ids {
+            if !known.contains_key(id) {
+                let hint = did_you_mean(
+                    id.as_str(),
+                    known.keys().map(ClaimsTransformationId::as_str),
+                );
+                self.error(
+                    span,
+                    format!("{what}: unknown claims transformation '{id}'{hint}"),
+                );
+            }
+        }
+    }
+
+    fn journey_ref(
+        &mut self,
+        id: &UserJourneyId,
+        journeys: &BTreeMap<UserJourneyId, UserJourney>,
+        span: &Span,
+        what: &str,
+    ) {
+        if !journeys.contains_key(id) {
+            let hint = did_you_mean(id.as_str(), journeys.keys().map(UserJourneyId::as_str));
+            self.error(span, format!("{what}: unknown journey '{id}'{hint}"));
+        }
+    }
+
+    fn preconditions(&mut self, preconditions: &[Precondition], what: &str) {
+        for p in preconditions {
+            let claim = match &p.test {
+                PreconditionTest::ClaimsExist(c) | PreconditionTest::ClaimEquals(c, _) => c,
+            };
+            self.claim(claim, &p.span, what);
+        }
+    }
+
+    fn schema(&mut self) {
+        for t in self.policy.claims_schema.claim_types.values() {
+            if let Some(m) = &t.must_match {
+                self.claim(m, &t.span, &format!("claim type '{}' must match", t.id));
+            }
+            let regexes = t.pattern.iter().map(|p| &p.regex).chain(
+                t.predicate_validation
+                    .iter()
+                    .flat_map(|v| &v.groups)
+                    .flat_map(|g| &g.predicates)
+                    .filter_map(|p| match &p.method {
+                        PredicateMethod::MatchesRegex(r) => Some(r),
+                        _ => None,
+                    }),
+            );
+            for r in regexes {
+                if let Err(e) = r.compiled() {
+                    self.error(&t.span, format!("claim type '{}': {e}", t.id));
+                }
+            }
+        }
+    }
+
+    fn transformation(&mut self, t: &ClaimsTransformation) {
+        let what = format!("claims transformation '{}'", t.id);
+        for c in t.input_claims.iter().chain(&t.output_claims) {
+            self.claim(&c.claim_type, &t.span, &what);
+        }
+        if TransformationMethod::parse(&t.method).is_none() {
+            if B2C_METHODS
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(t.method.trim()))
+            {
+                self.out.push(Diagnostic::warning(
+                    &t.span,
+                    format!(
+                        "{what}: method '{}' is not supported yet; a journey that runs it fails",
+                        t.method
+                    ),
+                ));
+            } else {
+                let hint = did_you_mean(
+                    &t.method,
+                    TransformationMethod::ALL
+                        .iter()
+                        .map(|m| m.as_str())
+                        .chain(B2C_METHODS.iter().copied()),
+                );
+                self.error(
+                    &t.span,
+                    format!("{what}: unknown TransformationMethod '{}'{hint}", t.method),
+                );
+            }
+        }
+    }
+
+    fn validation_profiles(&mut self, list: &[ValidationTechnicalProfile], what: &str) {
+        for v in list {
+            self.profile(&v.reference_id, &v.span, what);
+            self.preconditions(&v.preconditions, what);
+        }
+    }
+
+    fn technical_profile(&mut self, tp: &TechnicalProfile) {
+        let what = format!("technical profile '{}'", tp.id);
+        self.claims(&tp.input_claims, &what);
+        self.claims(&tp.output_claims, &what);
+        self.claims(&tp.persisted_claims, &what);
+        self.claims(&tp.display_claims, &what);
+        self.transformations(&tp.input_claims_transformations, &tp.span, &what);
+        self.transformations(&tp.output_claims_transformations, &tp.span, &what);
+        self.validation_profiles(&tp.validation_technical_profiles, &what);
+        if let Some(s) = &tp.session_management {
+            if self.profile(s, &tp.span, &format!("{what}: session management")) {
+                let kind = self.policy.technical_profiles.get(s).map(|p| &p.kind);
+                if !matches!(kind, Some(TechnicalProfileKind::SessionManagement(_))) {
+                    self.error(
+                        &tp.span,
+                        format!(
+                            "{what}: session management profile '{s}' is not a session provider"
+                        ),
+                    );
+                }
+            }
+        }
+        for c in &tp.display_controls {
+            let what = format!("{what}, display control '{}'", c.id);
+            self.claims(&c.display_claims, &what);
+            self.claims(&c.output_claims, &what);
+            self.claim(&c.code_claim, &c.span, &what);
+            for a in &c.actions {
+                self.validation_profiles(&a.validation_technical_profiles, &what);
+            }
+        }
+    }
+
+    fn journey(&mut self, j: &UserJourney) {
+        let what = format!("journey '{}'", j.id);
+        if j.steps.is_empty() {
+            self.error(&j.span, format!("{what} has no orchestration steps"));
+        }
+        for (i, s) in j.steps.iter().enumerate() {
+            let what = format!("{what}, step {}", s.order);
+            for x in &s.claims_exchanges {
+                self.profile(&x.technical_profile, &s.span, &what);
+            }
+            self.preconditions(&s.preconditions, &what);
+            let later: Vec<&str> = j.steps[i + 1..]
+                .iter()
+                .flat_map(|s| &s.claims_exchanges)
+                .map(|x| x.id.as_str())
+                .collect();
+            for target in &s.claims_provider_selections {
+                if !later.iter().any(|x| x.eq_ignore_ascii_case(target)) {
+                    let hint = did_you_mean(target, later.iter().copied());
+                    self.error(
+                        &s.span,
+                        format!("{what}: the choice '{target}' names no claims exchange of a later step{hint}"),
+                    );
+                }
+            }
+            match s.kind {
+                StepKind::ClaimsExchange if s.claims_exchanges.is_empty() => {
+                    self.error(
+                        &s.span,
+                        format!("{what}: a ClaimsExchange step needs a claims exchange"),
+                    );
+                }
+                StepKind::SendClaims => match &s.cpim_issuer {
+                    Some(issuer) => {
+                        if self.profile(issuer, &s.span, &what) {
+                            let kind = self.policy.technical_profiles.get(issuer).map(|p| &p.kind);
+                            if kind != Some(&TechnicalProfileKind::JwtIssuer) {
+                                self.error(
+                                    &s.span,
+                                    format!("{what}: '{issuer}' does not issue tokens"),
+                                );
+                            }
+                        }
+                    }
+                    None => self.error(
+                        &s.span,
+                        format!(
+                            "{what}: a SendClaims step needs CpimIssuerTechnicalProfileReferenceId"
+                        ),
+                    ),
+                },
+                StepKind::InvokeSubJourney => match &s.sub_journey {
+                    Some(sub) => {
+                        let subs = &self.policy.sub_journeys;
+                        self.journey_ref(sub, subs, &s.span, &what);
+                    }
+                    None => self.error(
+                        &s.span,
+                        format!("{what}: an InvokeSubJourney step needs a JourneyList Candidate"),
+                    ),
+                },
+                StepKind::CombinedSignInAndSignUp => {
+                    // The sign-in page's links name exchanges of the journey
+                    // (`self-asserted-technical-profile.md`: `SignUpTarget`).
+                    for x in &s.claims_exchanges {
+                        let Some(tp) = self.policy.technical_profiles.get(&x.technical_profile)
+                        else {
+                            continue;
+                        };
+                        for key in ["SignUpTarget", crate::otp::FORGOT_PASSWORD_LINK_OVERRIDE] {
+                            if let Some(target) = tp.metadata.get(key) {
+                                if !later.iter().any(|x| x.eq_ignore_ascii_case(target)) {
+                                    let hint = did_you_mean(target, later.iter().copied());
+                                    self.error(
+                                        &s.span,
+                                        format!("{what}: {key} '{target}' of '{}' names no claims exchange of a later step{hint}", tp.id),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn relying_party(&mut self) {
+        let rp = &self.policy.relying_party;
+        let journeys = &self.policy.user_journeys;
+        self.journey_ref(
+            &rp.default_user_journey,
+            journeys,
+            &rp.span,
+            "relying party DefaultUserJourney",
+        );
+        if let Some(t) = &rp.token_journey {
+            self.journey_ref(t, journeys, &rp.span, "relying party Token endpoint");
+        }
+        self.claims(&rp.output_claims, "relying party");
+        self.claims(&rp.input_claims, "relying party");
+        self.transformations(&rp.output_claims_transformations, &rp.span, "relying party");
+        if let Some(subject) = &rp.subject_claim {
+            if !rp.output_claims.iter().any(|c| c.partner_name() == subject) {
+                let hint =
+                    did_you_mean(subject, rp.output_claims.iter().map(ClaimRef::partner_name));
+                self.error(
+                    &rp.span,
+                    format!("relying party SubjectNamingInfo '{subject}' is not one of its output claims{hint}"),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::userflow::{TenantContext, UserFlow, compile};
+
+    #[test]
+    fn compiled_user_flows_link_cleanly() {
+        let tenant = TenantContext {
+            domain: "contoso.onmicrosoft.com",
+            extensions_app_id: "0123456789abcdef0123456789abcdef",
+            attributes: &[],
+            api_connectors: &[],
+            identity_providers: &[],
+        };
+        for (i, text) in [
+            "id = \"B2C_1_susi\"\ntype = \"sign_up_or_sign_in\"\nsign_up_attributes = [\"givenName\"]",
+            "id = \"B2C_1_su\"\ntype = \"sign_up\"",
+            "id = \"B2C_1_si\"\ntype = \"sign_in\"\npassword_reset = \"error\"",
+            "id = \"B2C_1_reset\"\ntype = \"password_reset\"",
+            "id = \"B2C_1_edit\"\ntype = \"profile_edit\"\nprofile_attributes = [\"givenName\", \"surname\"]",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let flow: UserFlow = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+            let policy = compile(&flow, i, &tenant).unwrap_or_else(|e| panic!("{e}"));
+            let problems = check(&policy);
+            assert!(problems.is_empty(), "{}: {problems:#?}", flow.id);
+        }
+    }
+
+    #[test]
+    fn unknown_references_are_reported_with_a_suggestion() {
+        let flow: UserFlow = toml::from_str("id = \"B2C_1_si\"\ntype = \"sign_in\"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tenant = TenantContext {
+            domain: "contoso.onmicrosoft.com",
+            extensions_app_id: "0123456789abcdef0123456789abcdef",
+            attributes: &[],
+            api_connectors: &[],
+            identity_providers: &[],
+        };
+        let mut policy = compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(j) = policy.user_journeys.values_mut().next() {
+            j.steps[0].claims_exchanges[0].technical_profile =
+                "SelfAsserted-LocalAccountSignin-Emial".into();
+        }
+        let problems = check(&policy);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0]
+                .message
+                .contains("did you mean 'SelfAsserted-LocalAccountSignin-Email'")
+        );
+    }
+}
