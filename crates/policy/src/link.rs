@@ -232,17 +232,15 @@ impl Linker<'_> {
         self.transformations(&tp.input_claims_transformations, &tp.span, &what);
         self.transformations(&tp.output_claims_transformations, &tp.span, &what);
         self.validation_profiles(&tp.validation_technical_profiles, &what);
-        if let Some(s) = &tp.session_management {
-            if self.profile(s, &tp.span, &format!("{what}: session management")) {
-                let kind = self.policy.technical_profiles.get(s).map(|p| &p.kind);
-                if !matches!(kind, Some(TechnicalProfileKind::SessionManagement(_))) {
-                    self.error(
-                        &tp.span,
-                        format!(
-                            "{what}: session management profile '{s}' is not a session provider"
-                        ),
-                    );
-                }
+        if let Some(s) = &tp.session_management
+            && self.profile(s, &tp.span, &format!("{what}: session management"))
+        {
+            let kind = self.policy.technical_profiles.get(s).map(|p| &p.kind);
+            if !matches!(kind, Some(TechnicalProfileKind::SessionManagement(_))) {
+                self.error(
+                    &tp.span,
+                    format!("{what}: session management profile '{s}' is not a session provider"),
+                );
             }
         }
         for c in &tp.display_controls {
@@ -326,14 +324,14 @@ impl Linker<'_> {
                             continue;
                         };
                         for key in ["SignUpTarget", crate::otp::FORGOT_PASSWORD_LINK_OVERRIDE] {
-                            if let Some(target) = tp.metadata.get(key) {
-                                if !later.iter().any(|x| x.eq_ignore_ascii_case(target)) {
-                                    let hint = did_you_mean(target, later.iter().copied());
-                                    self.error(
+                            if let Some(target) = tp.metadata.get(key)
+                                && !later.iter().any(|x| x.eq_ignore_ascii_case(target))
+                            {
+                                let hint = did_you_mean(target, later.iter().copied());
+                                self.error(
                                         &s.span,
                                         format!("{what}: {key} '{target}' of '{}' names no claims exchange of a later step{hint}", tp.id),
                                     );
-                                }
                             }
                         }
                     }
@@ -358,15 +356,14 @@ impl Linker<'_> {
         self.claims(&rp.output_claims, "relying party");
         self.claims(&rp.input_claims, "relying party");
         self.transformations(&rp.output_claims_transformations, &rp.span, "relying party");
-        if let Some(subject) = &rp.subject_claim {
-            if !rp.output_claims.iter().any(|c| c.partner_name() == subject) {
-                let hint =
-                    did_you_mean(subject, rp.output_claims.iter().map(ClaimRef::partner_name));
-                self.error(
+        if let Some(subject) = &rp.subject_claim
+            && !rp.output_claims.iter().any(|c| c.partner_name() == subject)
+        {
+            let hint = did_you_mean(subject, rp.output_claims.iter().map(ClaimRef::partner_name));
+            self.error(
                     &rp.span,
                     format!("relying party SubjectNamingInfo '{subject}' is not one of its output claims{hint}"),
                 );
-            }
         }
     }
 }

@@ -194,13 +194,13 @@ impl<'a> Compiler<'a> {
                 }
             }
             if let Some(r) = e.child("Restriction") {
-                if let Some(p) = r.child("Pattern") {
-                    if let Some(regex) = self.required_attr(p, "RegularExpression") {
-                        t.pattern = Some(Pattern {
-                            regex: regex.into(),
-                            help_text: p.attr("HelpText").unwrap_or_default().trim().to_owned(),
-                        });
-                    }
+                if let Some(p) = r.child("Pattern")
+                    && let Some(regex) = self.required_attr(p, "RegularExpression")
+                {
+                    t.pattern = Some(Pattern {
+                        regex: regex.into(),
+                        help_text: p.attr("HelpText").unwrap_or_default().trim().to_owned(),
+                    });
                 }
                 t.enumeration = r
                     .children_named("Enumeration")
@@ -212,22 +212,20 @@ impl<'a> Compiler<'a> {
                     })
                     .collect();
             }
-            if let Some(r) = e.child("PredicateValidationReference") {
-                if let Some(ref_id) = self.required_attr(r, "Id") {
-                    match validations.get(&ref_id.to_lowercase()) {
-                        Some(v) => {
-                            t.predicate_validation = self.predicate_validation(v, &predicates);
-                        }
-                        None => {
-                            let hint = did_you_mean(
-                                ref_id,
-                                validations.values().filter_map(|v| v.attr("Id")),
-                            );
-                            self.error(
-                                &r.span,
-                                format!("unknown PredicateValidation '{ref_id}'{hint}"),
-                            );
-                        }
+            if let Some(r) = e.child("PredicateValidationReference")
+                && let Some(ref_id) = self.required_attr(r, "Id")
+            {
+                match validations.get(&ref_id.to_lowercase()) {
+                    Some(v) => {
+                        t.predicate_validation = self.predicate_validation(v, &predicates);
+                    }
+                    None => {
+                        let hint =
+                            did_you_mean(ref_id, validations.values().filter_map(|v| v.attr("Id")));
+                        self.error(
+                            &r.span,
+                            format!("unknown PredicateValidation '{ref_id}'{hint}"),
+                        );
                     }
                 }
             }
@@ -241,13 +239,12 @@ impl<'a> Compiler<'a> {
         }
         // B2C's page checks that `reenterPassword` repeats `newPassword` (`claimsschema.md`).
         let new_password = ClaimTypeId::new("newPassword");
-        if schema.claim_types.contains_key(&new_password) {
-            if let Some(t) = schema
+        if schema.claim_types.contains_key(&new_password)
+            && let Some(t) = schema
                 .claim_types
                 .get_mut(&ClaimTypeId::new("reenterPassword"))
-            {
-                t.must_match.get_or_insert(new_password);
-            }
+        {
+            t.must_match.get_or_insert(new_password);
         }
         schema
     }
@@ -475,9 +472,7 @@ impl<'a> Compiler<'a> {
             let Some(include) = current.child("IncludeTechnicalProfile") else {
                 break;
             };
-            let Some(target) = self.required_attr(include, "ReferenceId") else {
-                return None;
-            };
+            let target = self.required_attr(include, "ReferenceId")?;
             let target = TechnicalProfileId::new(target);
             if chain.contains(&target) {
                 let names: Vec<&str> = chain
@@ -791,10 +786,10 @@ impl<'a> Compiler<'a> {
                 tp.metadata.insert(key, item.text.trim());
             }
         }
-        if let Some(domain) = e.attr(CLAIMS_PROVIDER_DOMAIN) {
-            if tp.metadata.get(crate::identity_provider::DOMAIN).is_none() {
-                tp.metadata.insert(crate::identity_provider::DOMAIN, domain);
-            }
+        if let Some(domain) = e.attr(CLAIMS_PROVIDER_DOMAIN)
+            && tp.metadata.get(crate::identity_provider::DOMAIN).is_none()
+        {
+            tp.metadata.insert(crate::identity_provider::DOMAIN, domain);
         }
         for key in e.list("CryptographicKeys", "Key") {
             if let (Some(k), Some(r)) = (

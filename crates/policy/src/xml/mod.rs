@@ -74,19 +74,34 @@ struct Parsed {
 /// Loads a policy set. `Err` holds every error found, sorted by file and line.
 pub fn load(files: &[PolicyFile], options: &LoadOptions<'_>) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let mut total = 0usize;
+    // Sizes are checked before anything is parsed.
     for f in files {
-        total = total.saturating_add(f.bytes.len());
-        if total > options.limits.max_total_bytes {
-            return Err(vec![Diagnostic::error(
+        if f.bytes.len() > options.limits.max_file_bytes {
+            diags.push(Diagnostic::error(
                 &Span::new(f.name.as_str(), 1, 1),
                 format!(
-                    "the policy files add up to more than {} bytes (the limit); this file is {} bytes",
-                    options.limits.max_total_bytes,
-                    f.bytes.len()
+                    "the file is {} bytes; policy files may be at most {} bytes",
+                    f.bytes.len(),
+                    options.limits.max_file_bytes
                 ),
-            )]);
+            ));
         }
+    }
+    let total = files
+        .iter()
+        .fold(0usize, |n, f| n.saturating_add(f.bytes.len()));
+    if total > options.limits.max_total_bytes {
+        let span = Span::new(files.first().map_or("", |f| f.name.as_str()), 1, 1);
+        diags.push(Diagnostic::error(
+            &span,
+            format!(
+                "the policy files add up to {total} bytes; the limit is {} bytes",
+                options.limits.max_total_bytes
+            ),
+        ));
+    }
+    if !diags.is_empty() {
+        return Err(diags);
     }
     let mut parsed: Vec<Parsed> = Vec::new();
     for f in files {
@@ -144,6 +159,7 @@ pub fn load(files: &[PolicyFile], options: &LoadOptions<'_>) -> Result<Loaded, V
             }
         }
     }
+    let missing = broken.clone();
     for start in 0..parsed.len() {
         let mut path = vec![start];
         let mut at = start;
@@ -166,12 +182,11 @@ pub fn load(files: &[PolicyFile], options: &LoadOptions<'_>) -> Result<Loaded, V
                 broken[start] = true;
                 break;
             }
-            if broken[b] {
-                broken[start] = true;
-                break;
-            }
             path.push(b);
             at = b;
+        }
+        if path.iter().any(|&i| missing[i]) {
+            broken[start] = true;
         }
     }
 
