@@ -142,8 +142,76 @@ id = "B2C_1_edit"
 type = "profile_edit"
 profile_attributes = ["givenName", "surname", "displayName"]
 application_claims = ["email", "givenName", "surname", "displayName", "objectId"]
+
+# The same tenant as B2C custom policies: samples/custom-policies/contoso, written into the
+# data folder at start (B2C_1A_signup_signin, B2C_1A_ProfileEdit, B2C_1A_PasswordReset and the
+# REST scenarios B2C_1A_signup_signin_accesscode, B2C_1A_signup_signin_balance,
+# B2C_1A_rest_jsonpath, B2C_1A_rest_step_accesscode).
+[custom_policies]
+dir = "policies"
+settings = "policies/settings.json"
 "#
     )
+}
+
+/// The demo's custom policy set (`samples/custom-policies/contoso`), built into the binary.
+const POLICY_FILES: &[(&str, &str)] = &[
+    (
+        "TrustFrameworkBase.xml",
+        include_str!("../../../samples/custom-policies/contoso/TrustFrameworkBase.xml"),
+    ),
+    (
+        "TrustFrameworkLocalization.xml",
+        include_str!("../../../samples/custom-policies/contoso/TrustFrameworkLocalization.xml"),
+    ),
+    (
+        "TrustFrameworkExtensions.xml",
+        include_str!("../../../samples/custom-policies/contoso/TrustFrameworkExtensions.xml"),
+    ),
+    (
+        "SignUpOrSignin.xml",
+        include_str!("../../../samples/custom-policies/contoso/SignUpOrSignin.xml"),
+    ),
+    (
+        "ProfileEdit.xml",
+        include_str!("../../../samples/custom-policies/contoso/ProfileEdit.xml"),
+    ),
+    (
+        "PasswordReset.xml",
+        include_str!("../../../samples/custom-policies/contoso/PasswordReset.xml"),
+    ),
+    (
+        "SignUpOrSigninAccessCode.xml",
+        include_str!("../../../samples/custom-policies/contoso/SignUpOrSigninAccessCode.xml"),
+    ),
+    (
+        "SignUpOrSigninBalance.xml",
+        include_str!("../../../samples/custom-policies/contoso/SignUpOrSigninBalance.xml"),
+    ),
+    (
+        "RestJsonPath.xml",
+        include_str!("../../../samples/custom-policies/contoso/RestJsonPath.xml"),
+    ),
+    (
+        "RestStepAccessCode.xml",
+        include_str!("../../../samples/custom-policies/contoso/RestStepAccessCode.xml"),
+    ),
+];
+
+/// Writes the custom policy set and its settings (the sample APIs on this server) to
+/// `{data_dir}/policies`, replacing what an earlier run wrote.
+pub fn write_policies(data_dir: &Path, public_url: &str) -> Result<()> {
+    let dir = data_dir.join("policies");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, text) in POLICY_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let settings = serde_json::json!({ "RestApiBaseUrl": format!("{public_url}/samples") });
+    let path = dir.join("settings.json");
+    std::fs::write(&path, settings.to_string())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
@@ -154,6 +222,7 @@ pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
     let addr = listener.local_addr()?;
     let public_url = format!("http://{addr}");
     let config_path = data_dir.join("trustframe.toml");
+    write_policies(data_dir, &public_url)?;
     let text = config_text(&public_url, &addr.to_string());
     let config = Config::parse(&text, &config_path, std::iter::empty())
         .map_err(|e| anyhow::anyhow!("demo config: {e}"))?;

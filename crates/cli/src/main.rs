@@ -87,7 +87,8 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Compile every user flow of a config and report the first problem with its key.
+    /// Load every policy of a config (user flows and custom policies) and print every problem
+    /// as `file:line:column: message`; exit code 1 when there is one.
     Check {
         #[arg(long, default_value = "trustframe.toml")]
         config: PathBuf,
@@ -154,25 +155,25 @@ async fn run(cli: Cli) -> Result<()> {
         } => audit_tail(&config, last, follow).await,
         Command::Policy {
             command: PolicyCommand::Check { config },
-        } => {
-            // Loading validates the config; building compiles every user flow.
-            let config = load(&config)?;
-            let domain = format!("{}.onmicrosoft.com", config.tenant.name);
-            let app_id = config
-                .tenant
-                .extensions_app_id
-                .clone()
-                .unwrap_or_else(|| "0".repeat(32));
-            let context = trustframe_policy::userflow::TenantContext {
-                domain: &domain,
-                extensions_app_id: &app_id,
-                attributes: &config.user_attributes,
-                api_connectors: &config.api_connectors,
-                identity_providers: &config.identity_providers,
-            };
-            for (i, flow) in config.user_flows.iter().enumerate() {
-                let policy = trustframe_policy::userflow::compile(flow, i, &context)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+        } => policy_check(&config),
+    }
+}
+
+/// Loads every policy of the config (user flows and the custom-policy folder) and prints each
+/// problem as `file:line:column: message`; the process fails when there is one.
+fn policy_check(path: &Path) -> Result<()> {
+    let config = load(path)?;
+    let app_id = config
+        .tenant
+        .extensions_app_id
+        .clone()
+        .unwrap_or_else(|| "0".repeat(32));
+    match trustframe_server::policies::load(&config, &app_id) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("{w}");
+            }
+            for policy in &loaded.policies {
                 let steps = policy.journey().map(|j| j.steps.len()).unwrap_or(0);
                 println!(
                     "{}: ok ({steps} steps, {} technical profiles)",
@@ -181,6 +182,19 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Err(problems) => {
+            for line in &problems.config {
+                println!("{}: {line}", path.display());
+            }
+            for d in &problems.diagnostics {
+                println!("{d}");
+            }
+            anyhow::bail!(
+                "{} problem{} in the policies",
+                problems.count(),
+                if problems.count() == 1 { "" } else { "s" }
+            )
         }
     }
 }

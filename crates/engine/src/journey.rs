@@ -297,7 +297,13 @@ fn directory_value(
             // `signInNames.emailAddress` (and `email`, as user flows write it): the identity.
             let kind = lower
                 .strip_prefix("signinnames.")
-                .map(|k| if k == "emailaddress" { "emailAddress" } else { k })
+                .map(|k| {
+                    if k == "emailaddress" {
+                        "emailAddress"
+                    } else {
+                        k
+                    }
+                })
                 .or((lower == "email").then_some("emailAddress"))?;
             user.identities
                 .iter()
@@ -563,7 +569,8 @@ impl<'a> Engine<'a> {
                     };
                     // `Call` comes back after the sub journey; `Transfer` never does
                     // (`subjourneys.md`).
-                    if journey.sub_journey_type != Some(trustframe_policy::SubJourneyType::Transfer) {
+                    if journey.sub_journey_type != Some(trustframe_policy::SubJourneyType::Transfer)
+                    {
                         state.calls.push(Frame {
                             journey: state.journey.clone(),
                             step: state.step + 1,
@@ -590,7 +597,9 @@ impl<'a> Engine<'a> {
                             })
                             .filter(|v| !v.is_empty());
                         if let Some(v) = value {
-                            state.claims.insert(input.claim_type.clone(), Value::String(v));
+                            state
+                                .claims
+                                .insert(input.claim_type.clone(), Value::String(v));
                         }
                     }
                     state.step += 1;
@@ -735,7 +744,11 @@ impl<'a> Engine<'a> {
                     .any(|s| s.eq_ignore_ascii_case(t))
             })
             .map(str::to_owned);
-        for id in step.claims_provider_selections.iter().chain(&sign_up_target) {
+        for id in step
+            .claims_provider_selections
+            .iter()
+            .chain(&sign_up_target)
+        {
             if forgot.is_some_and(|f| f.eq_ignore_ascii_case(id)) {
                 continue;
             }

@@ -39,5 +39,5 @@ pub use keys::{Jwk, Jwks};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use response::{AuthorizationResponse, JourneyError};
 pub use scope::{GrantedScopes, Resource};
-pub use service::{OidcConfig, OidcService, SignedIn};
+pub use service::{OidcConfig, OidcService, RefreshContext, RefreshJourney, SignedIn};
 pub use token::{ErrorBody, TokenError, TokenResponse, parse_basic_auth};

@@ -35,6 +35,26 @@ pub struct OidcConfig {
     pub tokens: TokenSettings,
 }
 
+/// What a refresh's token journey knows of the grant it renews.
+pub struct RefreshContext<'a> {
+    pub policy: &'a str,
+    pub object_id: &'a str,
+    pub client_id: &'a str,
+    /// When the presented refresh token was issued (Unix seconds).
+    pub issued_at: i64,
+    /// The application claims the grant carries now.
+    pub claims: &'a Map<String, Value>,
+}
+
+/// Recomputes the claims of a refresh by running the policy's token journey.
+#[async_trait::async_trait]
+pub trait RefreshJourney: Send + Sync {
+    /// `Ok(Some(claims))`: the new application claims; `Ok(None)`: keep the grant's claims;
+    /// `Err(description)`: the refresh is refused with `invalid_grant` and this description.
+    async fn claims(&self, grant: RefreshContext<'_>)
+    -> Result<Option<Map<String, Value>>, String>;
+}
+
 /// The user the journey signed in, and the application claims for the tokens, already under
 /// B2C's token names (`emails`, `given_name`, `family_name`, `name`, `oid`, `idp`, `newUser`,
 /// `extension_*`).
@@ -315,6 +335,17 @@ impl OidcService {
         params: &[(String, String)],
         basic_auth: Option<(&str, &str)>,
     ) -> Result<TokenResponse, TokenError> {
+        self.token_with(policy, params, basic_auth, None).await
+    }
+
+    /// [`Self::token`], with the policy's token journey recomputing a refresh's claims.
+    pub async fn token_with(
+        &self,
+        policy: &str,
+        params: &[(String, String)],
+        basic_auth: Option<(&str, &str)>,
+        journey: Option<&dyn RefreshJourney>,
+    ) -> Result<TokenResponse, TokenError> {
         let p = Params::new(params);
         if let Some(name) = p.first_repeated(&[
             "grant_type",
@@ -347,7 +378,7 @@ impl OidcService {
         if grant_type == "authorization_code" {
             self.code_grant(policy, &p, &client).await
         } else {
-            self.refresh_grant(policy, &p, &client).await
+            self.refresh_grant(policy, &p, &client, journey).await
         }
     }
 
@@ -509,6 +540,7 @@ impl OidcService {
         policy: &str,
         p: &Params<'_>,
         client: &Client<'_>,
+        journey: Option<&dyn RefreshJourney>,
     ) -> Result<TokenResponse, TokenError> {
         let token = p.get("refresh_token").ok_or_else(|| {
             TokenError::new(
@@ -573,9 +605,29 @@ impl OidcService {
         let mut scopes = requested.unwrap_or_else(|| grant.scopes.clone());
         // The app keeps its long-lived access: a refresh always returns the next refresh token.
         scopes.offline_access = true;
+        // A policy with a token journey reads the user again (custom policies'
+        // `<Endpoint Id="Token">`); otherwise the claims of the initial sign-in are replayed as
+        // they are (user flows: API connectors run only at sign-in).
+        let mut grant = grant;
+        let mut grant_json = record.grant;
+        if let Some(journey) = journey {
+            let refreshed = journey
+                .claims(RefreshContext {
+                    policy: &grant.policy,
+                    object_id: &grant.object_id,
+                    client_id: &grant.client_id,
+                    issued_at: record.created_at,
+                    claims: &grant.claims,
+                })
+                .await
+                .map_err(invalid_grant)?;
+            if let Some(claims) = refreshed {
+                grant.claims = claims;
+                grant_json = grant.to_json()?;
+            }
+        }
         let mut response = self.mint(&grant, &scopes, now, false, p)?;
-        // The stored grant is replayed as is: claims of the initial sign-in, never recomputed.
-        self.add_refresh_token(&mut response, &grant, record.grant, now)
+        self.add_refresh_token(&mut response, &grant, grant_json, now)
             .await?;
         Ok(response)
     }

@@ -64,6 +64,39 @@ pub struct Config {
     /// External OpenID Connect providers user flows may offer (CONTRACTS.md §10).
     #[serde(default)]
     pub identity_providers: Vec<IdentityProvider>,
+    /// B2C custom policies: a folder of TrustFramework XML files.
+    #[serde(default)]
+    pub custom_policies: Option<CustomPoliciesConfig>,
+    /// B2C's policy keys (`B2C_1A_…`), by the name the XML uses.
+    #[serde(default)]
+    pub policy_keys: Vec<PolicyKeyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPoliciesConfig {
+    /// Every `*.xml` in this folder (not recursive) is loaded as one policy set.
+    pub dir: PathBuf,
+    /// A JSON object of `{Settings:Name}` values, substituted before parsing.
+    pub settings: Option<PathBuf>,
+}
+
+/// A policy key: an inline value (a secret) or a file (a PEM certificate or RSA key).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyKeyConfig {
+    pub name: String,
+    pub value: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for PolicyKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyKeyConfig")
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +287,17 @@ impl Config {
             resolve(p);
         }
         self.outbound.ca_files.iter_mut().for_each(resolve);
+        if let Some(c) = self.custom_policies.as_mut() {
+            resolve(&mut c.dir);
+            if let Some(p) = c.settings.as_mut() {
+                resolve(p);
+            }
+        }
+        for k in &mut self.policy_keys {
+            if let Some(p) = k.file.as_mut() {
+                resolve(p);
+            }
+        }
         for c in &mut self.api_connectors {
             if let ApiConnectorAuth::ClientCertificate { certificate, .. } = &mut c.auth {
                 resolve(certificate);
@@ -317,6 +361,32 @@ impl Config {
                 "passwords",
                 "argon2 parameters out of range (memory ≥ 8 KiB per lane, iterations ≥ 1, parallelism ≥ 1)",
             ));
+        }
+        for (i, k) in self.policy_keys.iter().enumerate() {
+            if !k.name.to_ascii_uppercase().starts_with("B2C_1A_") {
+                return Err(ConfigError::invalid(
+                    format!("policy_keys[{i}].name"),
+                    format!(
+                        "'{}' is not a policy key name (they start with B2C_1A_)",
+                        k.name
+                    ),
+                ));
+            }
+            if k.value.is_some() == k.file.is_some() {
+                return Err(ConfigError::invalid(
+                    format!("policy_keys[{i}]"),
+                    "set exactly one of 'value' and 'file'",
+                ));
+            }
+            if self.policy_keys[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&k.name))
+            {
+                return Err(ConfigError::invalid(
+                    format!("policy_keys[{i}].name"),
+                    format!("'{}' is named twice", k.name),
+                ));
+            }
         }
         if self.sessions.sso_lifetime_minutes == 0 || self.sessions.journey_lifetime_minutes == 0 {
             return Err(ConfigError::invalid(
@@ -453,6 +523,40 @@ redirect_uris = ["https://jwt.ms"]
         assert_eq!(c.user_flows.len(), 3);
         assert_eq!(c.email.from, "Contoso <no-reply@contoso.example>");
         assert!(c.user_flows[0].email_verification);
+        let custom = c
+            .custom_policies
+            .as_ref()
+            .unwrap_or_else(|| panic!("no [custom_policies]"));
+        assert_eq!(custom.dir, Path::new("/etc/trustframe/policies"));
+        assert_eq!(c.policy_keys.len(), 2);
+        assert_eq!(
+            c.policy_keys[1].file.as_deref(),
+            Some(Path::new("/etc/trustframe/keys/rest-client.pem"))
+        );
+    }
+
+    #[test]
+    fn policy_keys_need_a_b2c_name_and_one_source() {
+        let err = parse(
+            &format!("{MINIMAL}\n[[policy_keys]]\nname = \"RestApiPassword\"\nvalue = \"x\"\n"),
+            &[],
+        )
+        .err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().starts_with("policy_keys[0].name")),
+            "{err:?}"
+        );
+        let err = parse(
+            &format!("{MINIMAL}\n[[policy_keys]]\nname = \"B2C_1A_X\"\n"),
+            &[],
+        )
+        .err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().starts_with("policy_keys[0]:")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use trustframe_engine::{
     CreateResult, Directory, DirectoryUser, EnvError, Identity, PasswordCheck,
 };
-use trustframe_policy::ClaimValues;
+use trustframe_policy::{ClaimTypeId, ClaimValues};
 use trustframe_store::{NewUser, Store, StoreError, User};
 
 use crate::config::PasswordConfig;
@@ -160,6 +160,18 @@ fn env_error(e: StoreError) -> EnvError {
     EnvError::new(format!("directory: {e}"))
 }
 
+const REFRESH_TOKENS_VALID_FROM: &str = "refreshTokensValidFromDateTime";
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 fn to_directory_user(user: User) -> DirectoryUser {
     let identities: Vec<Identity> = user
         .identities
@@ -180,6 +192,14 @@ fn to_directory_user(user: User) -> DirectoryUser {
         "identities".into(),
         serde_json::to_value(&identities).unwrap_or(Value::Null),
     );
+    // Graph's `refreshTokensValidFromDateTime`: the account's creation until a password change
+    // moves it (the starter pack's token journey compares refresh tokens with it).
+    if !attributes.contains_key(&ClaimTypeId::new(REFRESH_TOKENS_VALID_FROM)) {
+        attributes.insert(
+            REFRESH_TOKENS_VALID_FROM.into(),
+            Value::String(rfc3339(user.created_at)),
+        );
+    }
     DirectoryUser {
         object_id: user.object_id,
         identities,
@@ -289,6 +309,15 @@ impl Directory for StoreDirectory {
         let hash = self.hasher.hash(password.to_owned()).await?;
         self.store
             .set_password_hash(object_id, &hash)
+            .await
+            .map_err(env_error)?;
+        let mut valid_from = serde_json::Map::new();
+        valid_from.insert(
+            REFRESH_TOKENS_VALID_FROM.into(),
+            Value::String(rfc3339((self.now)())),
+        );
+        self.store
+            .update_user_attributes(object_id, &valid_from)
             .await
             .map_err(env_error)?;
         let sessions = self

@@ -13,6 +13,8 @@ pub mod federation;
 pub mod mail;
 pub mod metrics;
 pub mod pages;
+pub mod policies;
+pub mod refresh;
 pub mod rest;
 pub mod routes;
 pub mod tenant;

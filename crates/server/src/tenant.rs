@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use trustframe_connector::{Connector, ConnectorSettings, KeyStore};
 use trustframe_oidc::{OidcConfig, OidcService};
-use trustframe_policy::userflow::{self, SecretSource, TenantContext};
+use trustframe_policy::userflow::{self, SecretSource};
 use trustframe_policy::{Policy, PolicyId};
 use trustframe_store::Store;
 
@@ -19,6 +19,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Policy(#[from] userflow::ConfigError),
+    #[error("{0}")]
+    Policies(#[from] crate::policies::PolicyProblems),
     #[error("storage: {0}")]
     Store(#[from] trustframe_store::StoreError),
     #[error("{0}")]
@@ -105,20 +107,33 @@ impl Tenant {
         )
         .await?;
 
-        let context = TenantContext {
-            domain: &domain,
-            extensions_app_id: &extensions_app_id,
-            attributes: &config.user_attributes,
-            api_connectors: &config.api_connectors,
-            identity_providers: &config.identity_providers,
-        };
+        let loaded = crate::policies::load(config, &extensions_app_id)?;
+        for w in &loaded.warnings {
+            tracing::warn!(tenant = %config.tenant.name, "{w}");
+        }
+        let mut flow_ids = loaded.user_flow_ids.clone();
         let mut policies = BTreeMap::new();
-        for (i, flow) in config.user_flows.iter().enumerate() {
-            let policy = userflow::compile(flow, i, &context)?;
+        for policy in loaded.policies {
+            if !flow_ids.iter().any(|f| policy.id == f.as_str()) {
+                flow_ids.push(policy.id.to_string());
+            }
             policies.insert(policy.id.clone(), Arc::new(policy));
         }
 
         let mut keys = KeyStore::new();
+        // B2C's policy keys, by the name `CryptographicKeys` refer to (`StorageReferenceId`).
+        for key in &config.policy_keys {
+            let value = match (&key.value, &key.file) {
+                (Some(v), _) => v.clone().into_bytes(),
+                (None, Some(path)) => std::fs::read(path).map_err(|source| StartError::File {
+                    what: "policy key",
+                    path: path.display().to_string(),
+                    source,
+                })?,
+                (None, None) => continue,
+            };
+            keys.insert(key.name.clone(), value);
+        }
         for connector in &config.api_connectors {
             for (reference, source) in connector.secrets() {
                 let value = match source {
@@ -187,7 +202,7 @@ impl Tenant {
             },
             store,
             oidc,
-            flow_ids: config.user_flows.iter().map(|f| f.id.clone()).collect(),
+            flow_ids,
             policies,
             rest: ConnectorClient { connector },
             mailer,

@@ -21,7 +21,6 @@ use trustframe_oidc::{
     AuthorizationResponse, AuthorizeError, ErrorCode, JourneyError, Prompt, SignedIn,
     ValidatedAuthorize,
 };
-use trustframe_policy::ResolverContext;
 use trustframe_store::SsoSession;
 
 use super::protocol::pairs;
@@ -199,25 +198,14 @@ async fn authorize(
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or("en-US")
         .to_owned();
-    let context = ResolverContext {
+    let context = crate::refresh::resolver_context(
+        &tenant,
+        &policy,
         culture,
-        policy_id: policy.id.to_string(),
-        tenant_id: tenant.id.clone(),
-        tenant_name: tenant.domain.clone(),
-        correlation_id: correlation_id.clone(),
-        ip_address: client_ip(&headers, peer),
-        build_number: env!("CARGO_PKG_VERSION").to_owned(),
-        deployment_mode: if tenant.development {
-            "Development".into()
-        } else {
-            "Production".into()
-        },
-        kmsi: false,
-        now_utc: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        oauth_params: params.iter().cloned().collect::<BTreeMap<_, _>>(),
-    };
+        client_ip(&headers, peer),
+        correlation_id.clone(),
+        params.iter().cloned().collect::<BTreeMap<_, _>>(),
+    );
     let mut journey_state = JourneyState::new(policy.id.clone(), context);
     if let Some(s) = &session {
         journey_state = journey_state.with_session(&s.object_id);

@@ -124,7 +124,17 @@ async fn token_for(
     let basic_ref = basic
         .as_ref()
         .map(|(id, secret)| (id.as_str(), secret.as_str()));
-    let mut response = match t.oidc.token(&policy_id, &params, basic_ref).await {
+    let journey = t
+        .policy(&policy_id)
+        .map(|policy| crate::refresh::TokenJourney { tenant: &t, policy });
+    let journey_ref = journey
+        .as_ref()
+        .map(|j| j as &dyn trustframe_oidc::RefreshJourney);
+    let mut response = match t
+        .oidc
+        .token_with(&policy_id, &params, basic_ref, journey_ref)
+        .await
+    {
         Ok(tokens) => {
             state.metrics.token(&t.name, "ok");
             Json(tokens).into_response()
