@@ -61,8 +61,9 @@ pub(super) fn compile(
 struct Compiler<'a> {
     root: &'a Element,
     diags: &'a mut Vec<Diagnostic>,
-    /// `DefaultPartnerClaimTypes`: (claim, protocol name in lower case) → partner claim type.
-    default_partners: HashMap<(ClaimTypeId, String), String>,
+    /// `DefaultPartnerClaimTypes`: claim id and protocol name, both in lower case, → partner
+    /// claim type.
+    default_partners: HashMap<(String, String), String>,
 }
 
 /// B2C's data types (`claimsschema.md`) and the nearest model type.
@@ -231,8 +232,10 @@ impl<'a> Compiler<'a> {
             }
             for p in e.list("DefaultPartnerClaimTypes", "Protocol") {
                 if let (Some(name), Some(partner)) = (p.attr("Name"), p.attr("PartnerClaimType")) {
-                    self.default_partners
-                        .insert((id.clone(), name.to_lowercase()), partner.to_owned());
+                    self.default_partners.insert(
+                        (id.as_str().to_lowercase(), name.to_lowercase()),
+                        partner.to_owned(),
+                    );
                 }
             }
             schema.claim_types.insert(id, t);
@@ -442,11 +445,16 @@ impl<'a> Compiler<'a> {
             .collect();
         let mut resolved: HashMap<TechnicalProfileId, Element> = HashMap::new();
         let mut out = BTreeMap::new();
-        for id in elements.keys() {
-            let Some(e) = self.include(id, &elements, &mut resolved) else {
-                continue;
+        for (id, e) in &elements {
+            let tp = if e.child("IncludeTechnicalProfile").is_some() {
+                let Some(e) = self.include(id, &elements, &mut resolved) else {
+                    continue;
+                };
+                self.technical_profile(&e, cpim_issuers, &controls)
+            } else {
+                self.technical_profile(e, cpim_issuers, &controls)
             };
-            if let Some(tp) = self.technical_profile(&e, cpim_issuers, &controls) {
+            if let Some(tp) = tp {
                 out.insert(tp.id.clone(), tp);
             }
         }
@@ -661,9 +669,11 @@ impl<'a> Compiler<'a> {
         // A profile's protocol names claims by the claim type's default partner name
         // (`claimsschema.md`, "DefaultPartnerClaimTypes").
         r.partner_claim_type = c.attr("PartnerClaimType").map(str::to_owned).or_else(|| {
-            self.default_partners
-                .get(&(claim, protocol.to_owned()))
-                .cloned()
+            if protocol.is_empty() || self.default_partners.is_empty() {
+                return None;
+            }
+            let key = (claim.as_str().to_lowercase(), protocol.to_owned());
+            self.default_partners.get(&key).cloned()
         });
         r.default_value = c.attr("DefaultValue").map(str::to_owned);
         r.always_use_default_value = self.flag(

@@ -7,6 +7,7 @@
 //! first [`normalize`]d: its profiles gathered in one list.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::diagnostic::Diagnostic;
 
@@ -26,15 +27,15 @@ pub fn normalize(root: &Element, errors: &mut Vec<Diagnostic>) -> Element {
                         if let Some(d) = domain {
                             tp.set_attr(CLAIMS_PROVIDER_DOMAIN, d);
                         }
-                        profiles.children.push(tp);
+                        profiles.children.push(Rc::new(tp));
                     }
                 }
             }
             "BasePolicy" => {}
-            _ => out.children.push(section.clone()),
+            _ => out.children.push(Rc::clone(section)),
         }
     }
-    out.children.push(profiles);
+    out.children.push(Rc::new(profiles));
     check_duplicates(&out, errors);
     out
 }
@@ -45,8 +46,14 @@ pub const CLAIMS_PROVIDER_DOMAIN: &str = "trustframe:ClaimsProviderDomain";
 /// Two elements of one file with the same key are an error: the second would silently merge
 /// into the first.
 fn check_duplicates(element: &Element, errors: &mut Vec<Diagnostic>) {
+    if element.children.len() < 2 {
+        for child in &element.children {
+            check_duplicates(child, errors);
+        }
+        return;
+    }
     let mut seen: HashMap<(&str, String), &Element> = HashMap::new();
-    for child in &element.children {
+    for child in element.children.iter().map(|c| &**c) {
         if let Some((attr, key)) = key_attribute(&element.name, child) {
             if let Some(first) = seen.get(&(child.name.as_str(), key.clone())) {
                 errors.push(Diagnostic::error(
@@ -192,8 +199,8 @@ pub fn merge(base: &mut Element, overlay: &Element) {
             }
         };
         match index.get(&(c.name.clone(), key)) {
-            Some(&i) => merge(&mut base.children[i], c),
-            None => base.children.push(c.clone()),
+            Some(&i) => merge(Rc::make_mut(&mut base.children[i]), c),
+            None => base.children.push(Rc::clone(c)),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! nesting depth are bounded by [`Limits`](super::Limits).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -26,7 +27,9 @@ pub struct Element {
     pub attrs: Vec<(String, String)>,
     /// The element's own text, entities resolved (not trimmed).
     pub text: String,
-    pub children: Vec<Element>,
+    /// Shared, so that a merged policy is cloned cheaply and copied only where a child
+    /// policy changes it (`Rc::make_mut`).
+    pub children: Vec<Rc<Element>>,
     pub span: Span,
 }
 
@@ -57,11 +60,14 @@ impl Element {
     }
 
     pub fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
+        self.children.iter().find(|c| c.name == name).map(|c| &**c)
     }
 
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
-        self.children.iter().filter(move |c| c.name == name)
+        self.children
+            .iter()
+            .filter(move |c| c.name == name)
+            .map(|c| &**c)
     }
 
     /// `<Parent><Name/>…</Parent>`: the `Name` children of the `Parent` child.
@@ -238,7 +244,7 @@ impl Parser<'_> {
                 Event::Empty(start) => {
                     let element = self.element(&start, at);
                     match stack.last_mut() {
-                        Some(parent) => parent.children.push(element),
+                        Some(parent) => parent.children.push(Rc::new(element)),
                         None => root = Some(element),
                     }
                 }
@@ -247,7 +253,7 @@ impl Parser<'_> {
                         let substituted = self.substitute(&done.text, &done.span);
                         done.text = substituted;
                         match stack.last_mut() {
-                            Some(parent) => parent.children.push(done),
+                            Some(parent) => parent.children.push(Rc::new(done)),
                             None => root = Some(done),
                         }
                     }
