@@ -47,21 +47,35 @@ pub struct JourneyState {
     /// One-time codes sent and display controls finished (CONTRACTS.md §9).
     #[serde(default)]
     pub verification: controls::VerificationState,
-    /// The journey running: `None` is the relying party's default journey; a sub journey or
-    /// the token journey otherwise.
+    /// The journey running: `None` is the relying party's default journey.
     #[serde(default)]
-    pub journey: Option<UserJourneyId>,
+    pub journey: Option<JourneyRef>,
     /// Where each `InvokeSubJourney` of type `Call` returns to.
     #[serde(default)]
     pub calls: Vec<Frame>,
 }
 
+/// A user journey or a sub journey: their ids live apart (the starter pack has both a
+/// `PasswordReset` user journey and a `PasswordReset` sub journey).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JourneyRef {
+    User(UserJourneyId),
+    Sub(UserJourneyId),
+}
+
 /// A return point of a called sub journey: the journey and the step after the call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Frame {
-    pub journey: Option<UserJourneyId>,
+    pub journey: Option<JourneyRef>,
     pub step: usize,
 }
+
+/// Sub journeys called inside one another at most this deep: a policy that calls itself
+/// fails instead of running forever.
+const MAX_CALL_DEPTH: usize = 16;
+/// Steps run without the user at most this many times in one request.
+const MAX_STEPS_PER_REQUEST: usize = 1_000;
 
 impl JourneyState {
     pub fn new(policy: PolicyId, context: ResolverContext) -> Self {
@@ -88,7 +102,7 @@ impl JourneyState {
         claims: ClaimValues,
     ) -> Self {
         let mut state = Self::new(policy, context);
-        state.journey = Some(journey);
+        state.journey = Some(JourneyRef::User(journey));
         state.claims = claims;
         state.sso = true;
         state
@@ -325,14 +339,15 @@ impl<'a> Engine<'a> {
 
     /// The steps of the journey the state is in.
     fn steps(&self, state: &JourneyState) -> Result<&'a [OrchestrationStep], EngineError> {
-        let id = state
-            .journey
-            .as_ref()
-            .unwrap_or(&self.policy.relying_party.default_user_journey);
-        let journey = self.policy.any_journey(id).ok_or_else(|| {
+        let journey = match &state.journey {
+            None => self.policy.journey(),
+            Some(JourneyRef::User(id)) => self.policy.user_journeys.get(id),
+            Some(JourneyRef::Sub(id)) => self.policy.sub_journeys.get(id),
+        };
+        let journey = journey.ok_or_else(|| {
             EngineError::Policy(format!(
-                "{}: user journey '{id}' is referenced but not defined",
-                self.policy.relying_party.span
+                "{}: user journey {:?} is referenced but not defined",
+                self.policy.relying_party.span, state.journey
             ))
         })?;
         Ok(&journey.steps)
@@ -432,7 +447,14 @@ impl<'a> Engine<'a> {
     }
 
     async fn run(&self, state: &mut JourneyState) -> Result<Outcome, EngineError> {
+        let mut budget = MAX_STEPS_PER_REQUEST;
         loop {
+            budget = budget.checked_sub(1).ok_or_else(|| {
+                EngineError::Policy(format!(
+                    "{}: the journey ran {MAX_STEPS_PER_REQUEST} steps without a page: it loops",
+                    self.policy.relying_party.span
+                ))
+            })?;
             let steps = self.steps(state)?;
             let Some(step) = steps.get(state.step) else {
                 // A called sub journey returns to the step after its call.
@@ -444,10 +466,10 @@ impl<'a> Engine<'a> {
                 return Err(EngineError::Policy(format!(
                     "{}: user journey '{}' ended without a SendClaims step",
                     self.policy.relying_party.span,
-                    state
-                        .journey
-                        .as_ref()
-                        .unwrap_or(&self.policy.relying_party.default_user_journey)
+                    match &state.journey {
+                        Some(JourneyRef::User(id) | JourneyRef::Sub(id)) => id,
+                        None => &self.policy.relying_party.default_user_journey,
+                    }
                 )));
             };
             if skip(&step.preconditions, &state.claims) {
@@ -571,12 +593,18 @@ impl<'a> Engine<'a> {
                     // (`subjourneys.md`).
                     if journey.sub_journey_type != Some(trustframe_policy::SubJourneyType::Transfer)
                     {
+                        if state.calls.len() >= MAX_CALL_DEPTH {
+                            return Err(EngineError::Policy(format!(
+                                "{}: sub journeys nested deeper than {MAX_CALL_DEPTH}",
+                                step.span
+                            )));
+                        }
                         state.calls.push(Frame {
                             journey: state.journey.clone(),
                             step: state.step + 1,
                         });
                     }
-                    state.journey = Some(sub.clone());
+                    state.journey = Some(JourneyRef::Sub(sub.clone()));
                     state.step = 0;
                 }
                 StepKind::GetClaims => {

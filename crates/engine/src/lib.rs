@@ -14,8 +14,8 @@ pub use env::{
     PasswordCheck, RestClient, RestOutcome, RestRequest, SystemClock,
 };
 pub use journey::{
-    ControlStatus, ControlView, Engine, Failure, FederationRequest, Field, Input, Issued,
-    JourneyState, Outcome, Page, PageKind, Selection,
+    ControlStatus, ControlView, Engine, Failure, FederationRequest, Field, Frame, Input, Issued,
+    JourneyRef, JourneyState, Outcome, Page, PageKind, Selection,
 };
 
 #[derive(Debug, thiserror::Error)]

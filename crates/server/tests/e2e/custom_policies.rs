@@ -1,0 +1,405 @@
+//! B2C custom policies (CONTRACTS.md §12): the starter-pack-shaped set of
+//! `samples/custom-policies/contoso` (Base ← Localization ← Extensions ← relying parties),
+//! served beside the user flows and run against the sample REST APIs.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::verification::{Codes, has_verification, verify_email};
+
+/// Request bodies the stand-in for the customer's APIs received, by path.
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// The docs' sample APIs, with `/GetProfile` recording what it is sent (to check `lang`).
+async fn spawn_apis() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let record = seen.clone();
+    let router = axum::Router::new()
+        .route(
+            "/GetProfile",
+            post(move |Json(body): Json<Value>| {
+                let record = record.clone();
+                async move {
+                    if let Ok(mut s) = record.lock() {
+                        s.push(("/GetProfile".into(), body));
+                    }
+                    Json(json!({ "balance": "12.34" }))
+                }
+            }),
+        )
+        .fallback_service(trustframe_samples::router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+fn policy_folder() -> String {
+    format!(
+        "{}/../../samples/custom-policies/contoso",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// The test tenant with the custom policy set; the REST profiles call `apis`.
+async fn spawn_custom(apis: &str) -> TestApp {
+    let settings_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let settings = settings_dir.path().join("settings.json");
+    std::fs::write(&settings, json!({ "RestApiBaseUrl": apis }).to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let extra = format!(
+        "[custom_policies]\ndir = {:?}\nsettings = {:?}\n",
+        policy_folder(),
+        settings.display().to_string()
+    );
+    let app = spawn_app(&extra).await;
+    // The settings were read at start.
+    drop(settings_dir);
+    app
+}
+
+async fn sign_up_custom(browser: &Browser, start: &str, email: &str, given: &str) -> Step {
+    let page = browser.get(start).await.page();
+    let link = page
+        .href_of("createAccount")
+        .unwrap_or_else(|| panic!("no createAccount link: {}", page.body));
+    let mut form = browser.get(&link).await.page();
+    assert!(has_verification(&form), "{}", form.body);
+    form = verify_email(browser, &form, email, Codes::Mailbox).await;
+    browser
+        .submit(
+            &form,
+            &[
+                ("email", email),
+                ("newPassword", PASSWORD),
+                ("reenterPassword", PASSWORD),
+                ("givenName", given),
+                ("surname", "Smith"),
+                ("displayName", &format!("{given} Smith")),
+                ("action", "continue"),
+            ],
+        )
+        .await
+}
+
+fn id_claims(tokens: &Value) -> Value {
+    claims(tokens["id_token"].as_str().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_starter_pack_shaped_set_signs_up_signs_in_edits_and_refreshes() {
+    let (apis, _) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_signup_signin";
+    let email = unique_email("cp");
+
+    // Metadata in B2C's shapes, ids matched without regard to case.
+    let meta: Value = reqwest::get(format!(
+        "{}/contoso/b2c_1a_SIGNUP_signin/v2.0/.well-known/openid-configuration",
+        app.base
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .json()
+    .await
+    .unwrap_or_default();
+    assert!(
+        meta["token_endpoint"]
+            .as_str()
+            .is_some_and(|t| t.contains("/oauth2/v2.0/token")),
+        "{meta}"
+    );
+
+    // Sign-up: "Sign up now" is the profile's SignUpTarget; Verified.Email verifies by code.
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[("state", "s1")]);
+    let callback = sign_up_custom(&browser, &start, &email, "ada")
+        .await
+        .callback();
+    assert_eq!(callback.get("state"), Some("s1"));
+    let (status, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = id_claims(&tokens);
+    assert_eq!(id["tfp"], policy);
+    assert_eq!(id["given_name"], "ada");
+    assert_eq!(id["family_name"], "Smith");
+    assert_eq!(id["name"], "ada Smith");
+    assert_eq!(id["tid"], TENANT_ID);
+    let oid = id["sub"].clone();
+    assert!(oid.as_str().is_some_and(|s| !s.is_empty()));
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Sign-in: login-NonInteractive's check, with B2C's message for a wrong password.
+    let other = Browser::new(&app);
+    let page = sign_in(&other, &start, &email, "Wrong-passw0rd")
+        .await
+        .page();
+    assert!(
+        page.alert().is_some_and(|a| a.contains("password")),
+        "{:?}",
+        page.alert()
+    );
+    let callback = sign_in(&other, &start, &email.to_uppercase(), PASSWORD)
+        .await
+        .callback();
+    let (_, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(id_claims(&tokens)["sub"], oid);
+
+    // Profile edit in the same browser: SM-AAD skips the sign-in page; the user is read.
+    let edit = authorize_url(&app, "B2C_1A_ProfileEdit", WEB_CLIENT, &[]);
+    let page = other.get(&edit).await.page();
+    assert_eq!(page.input_value("givenName").as_deref(), Some("ada"));
+    assert!(!page.has_input("password"), "{}", page.body);
+    let callback = other
+        .submit(
+            &page,
+            &[
+                ("givenName", "Ada"),
+                ("surname", "Lovelace"),
+                ("action", "continue"),
+            ],
+        )
+        .await
+        .callback();
+    let (status, tokens) = redeem_for(
+        &app,
+        "B2C_1A_ProfileEdit",
+        callback.get("code").unwrap_or_default(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(id_claims(&tokens)["family_name"], "Lovelace");
+
+    // Refresh: the token journey (RedeemRefreshToken) reads the user again, so the first
+    // session's refresh token now carries the edited names; the refresh token rotates.
+    let (status, refreshed) = token_request_for(
+        &app,
+        policy,
+        &[
+            ("grant_type", "refresh_token".into()),
+            ("client_id", WEB_CLIENT.into()),
+            ("client_secret", WEB_SECRET.into()),
+            ("refresh_token", refresh.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let id = id_claims(&refreshed);
+    assert_eq!(id["given_name"], "Ada");
+    assert_eq!(id["family_name"], "Lovelace");
+    assert_eq!(id["sub"], oid);
+    assert_ne!(refreshed["refresh_token"].as_str(), Some(refresh.as_str()));
+}
+
+#[tokio::test]
+async fn forgot_password_runs_the_reset_sub_journey_and_ends_old_refresh_tokens() {
+    let (apis, _) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_signup_signin";
+    let email = unique_email("reset");
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+    let callback = sign_up_custom(&browser, &start, &email, "rita")
+        .await
+        .callback();
+    let (_, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // "Forgot your password?" selects ForgotPasswordExchange; the PasswordReset sub journey
+    // verifies the address, then asks for the new password, then returns to the main journey.
+    let other = Browser::new(&app);
+    let page = other.get(&start).await.page();
+    let link = page
+        .href_of("forgotPassword")
+        .unwrap_or_else(|| panic!("no forgotPassword link: {}", page.body));
+    let form = other.get(&link).await.page();
+    assert!(has_verification(&form), "{}", form.body);
+    let verified = verify_email(&other, &form, &email, Codes::Mailbox).await;
+    let page = other
+        .submit(&verified, &[("email", &email), ("action", "continue")])
+        .await
+        .page();
+    assert!(page.has_input("newPassword"), "{}", page.body);
+    let new_password = "N3w-Passw0rd!";
+    let callback = other
+        .submit(
+            &page,
+            &[
+                ("newPassword", new_password),
+                ("reenterPassword", new_password),
+                ("action", "continue"),
+            ],
+        )
+        .await
+        .callback();
+    assert!(callback.get("code").is_some(), "{callback:?}");
+
+    // The new password signs in; the old one does not; the old refresh token is void.
+    let third = Browser::new(&app);
+    let page = sign_in(&third, &start, &email, PASSWORD).await.page();
+    assert!(page.alert().is_some(), "{}", page.body);
+    sign_in(&Browser::new(&app), &start, &email, new_password)
+        .await
+        .callback();
+    let (status, body) = token_request_for(
+        &app,
+        policy,
+        &[
+            ("grant_type", "refresh_token".into()),
+            ("client_id", WEB_CLIENT.into()),
+            ("client_secret", WEB_SECRET.into()),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_409_from_a_validation_profile_is_shown_on_the_page_and_the_page_is_kept() {
+    // Seed 000: the access-code API answers 409 + userMessage unless the code is 88888.
+    let (apis, _) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_signup_signin_accesscode";
+    let email = unique_email("code");
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+    let page = browser.get(&start).await.page();
+    let link = page
+        .href_of("createAccount")
+        .unwrap_or_else(|| panic!("no createAccount link: {}", page.body));
+    let form = browser.get(&link).await.page();
+    assert!(form.has_input("accessCode"), "{}", form.body);
+    let form = verify_email(&browser, &form, &email, Codes::Mailbox).await;
+    let fields = |code: &'static str| {
+        vec![
+            ("email", email.clone()),
+            ("newPassword", PASSWORD.to_owned()),
+            ("reenterPassword", PASSWORD.to_owned()),
+            ("givenName", "Cy".to_owned()),
+            ("surname", "Code".to_owned()),
+            ("displayName", "Cy Code".to_owned()),
+            ("accessCode", code.to_owned()),
+            ("action", "continue".to_owned()),
+        ]
+    };
+    let wrong_fields = fields("12345");
+    let wrong: Vec<(&str, &str)> = wrong_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = browser.submit(&form, &wrong).await.page();
+    assert_eq!(
+        page.alert().as_deref(),
+        Some("Invalid access code. Please try again."),
+        "{}",
+        page.body
+    );
+    // The page is kept: what the user typed is still there, no account was written.
+    assert_eq!(page.input_value("givenName").as_deref(), Some("Cy"));
+    let right_fields = fields("88888");
+    let right: Vec<(&str, &str)> = right_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let callback = browser.submit(&page, &right).await.callback();
+    let (status, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(id_claims(&tokens)["given_name"], "Cy");
+}
+
+#[tokio::test]
+async fn an_orchestration_step_adds_the_balance_and_sends_the_lcid_as_lang() {
+    // Seed 004: REST-GetProfile after the user is read; `lang` is {Culture:LCID}.
+    let (apis, seen) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_signup_signin_balance";
+    let email = unique_email("bal");
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[("ui_locales", "fr-FR")]);
+    let callback = sign_up_custom(&browser, &start, &email, "bea")
+        .await
+        .callback();
+    let (status, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = id_claims(&tokens);
+    assert_eq!(id["balance"], "12.34", "{id}");
+    let sent = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let (_, body) = sent
+        .iter()
+        .find(|(path, _)| path == "/GetProfile")
+        .unwrap_or_else(|| panic!("GetProfile was not called"));
+    assert_eq!(body["objectId"], id["sub"], "{body}");
+    assert_eq!(
+        body["lang"]
+            .as_str()
+            .or(body["lang"].as_i64().map(|_| "1036")),
+        Some("1036"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn json_paths_read_nested_answers_into_the_token() {
+    // Seed 001: `contacts.0.person.name` and `contacts[0].person.emails[0].email`.
+    let (apis, _) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_rest_jsonpath";
+    let email = unique_email("emily.smith");
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+    let callback = sign_up_custom(&browser, &start, &email, "em")
+        .await
+        .callback();
+    let (status, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = id_claims(&tokens);
+    assert!(
+        id["contact_name"].as_str().is_some_and(|n| !n.is_empty()),
+        "{id}"
+    );
+    assert!(
+        id["contact_email"]
+            .as_str()
+            .is_some_and(|e| e.contains('@')),
+        "{id}"
+    );
+    assert!(id["loyaltyNumber"].is_string(), "{id}");
+}
+
+#[tokio::test]
+async fn a_409_from_an_orchestration_step_returns_to_the_app_with_the_message() {
+    // Seed 001: a REST profile called directly by an orchestration step.
+    let (apis, _) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_rest_step_accesscode";
+    let browser = Browser::new(&app);
+    let refused = authorize_url(&app, policy, WEB_CLIENT, &[("access_code", "12345")]);
+    let callback = browser.get(&refused).await.callback();
+    assert_eq!(callback.get("error"), Some("access_denied"), "{callback:?}");
+    assert!(
+        callback
+            .get("error_description")
+            .is_some_and(|d| d.contains("Invalid access code. Please try again.")),
+        "{callback:?}"
+    );
+    let accepted = authorize_url(&app, policy, WEB_CLIENT, &[("access_code", "88888")]);
+    let page = browser.get(&accepted).await.page();
+    assert!(page.has_input("signInName"), "{}", page.body);
+}
