@@ -51,19 +51,24 @@ fn policy_folder() -> String {
 
 /// The test tenant with the custom policy set; the REST profiles call `apis`.
 async fn spawn_custom(apis: &str) -> TestApp {
+    spawn_policies(&policy_folder(), Some(apis)).await
+}
+
+/// The test tenant serving the policy folder `dir` (settings: `RestApiBaseUrl` = `apis`).
+async fn spawn_policies(dir: &str, apis: Option<&str>) -> TestApp {
     let settings_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let settings = settings_dir.path().join("settings.json");
-    std::fs::write(&settings, json!({ "RestApiBaseUrl": apis }).to_string())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let extra = format!(
-        "[custom_policies]\ndir = {:?}\nsettings = {:?}\n",
-        policy_folder(),
-        settings.display().to_string()
-    );
-    let app = spawn_app(&extra).await;
-    // The settings were read at start.
-    drop(settings_dir);
-    app
+    let mut extra = format!("[custom_policies]\ndir = {dir:?}\n");
+    if let Some(apis) = apis {
+        let settings = settings_dir.path().join("settings.json");
+        std::fs::write(&settings, json!({ "RestApiBaseUrl": apis }).to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        extra.push_str(&format!(
+            "settings = {:?}\n",
+            settings.display().to_string()
+        ));
+    }
+    // The settings are read at start; the folder may go once the server runs.
+    spawn_app(&extra).await
 }
 
 async fn sign_up_custom(browser: &Browser, start: &str, email: &str, given: &str) -> Step {
@@ -402,4 +407,107 @@ async fn a_409_from_an_orchestration_step_returns_to_the_app_with_the_message() 
     let accepted = authorize_url(&app, policy, WEB_CLIENT, &[("access_code", "88888")]);
     let page = browser.get(&accepted).await.page();
     assert!(page.has_input("signInName"), "{}", page.body);
+}
+
+/// Microsoft's own starter pack (`LocalAccounts` of
+/// Azure-Samples/active-directory-b2c-custom-policy-starterpack, `yourtenant` replaced by
+/// `contoso`), unchanged. Its files are not ours to commit: set `TRUSTFRAME_STARTER_PACK` to
+/// such a folder to run this test (`docs/custom-policies.md` says how to prepare it).
+#[tokio::test]
+async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
+    let Ok(dir) = std::env::var("TRUSTFRAME_STARTER_PACK") else {
+        eprintln!("TRUSTFRAME_STARTER_PACK is not set: Microsoft's starter pack not run");
+        return;
+    };
+    let app = spawn_policies(&dir, None).await;
+    let email = unique_email("ms");
+    let susi = "B2C_1A_signup_signin";
+
+    // Sign-up, then sign-in in another browser, with the pack's own password rule.
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, susi, WEB_CLIENT, &[]);
+    let callback = sign_up_custom(&browser, &start, &email, "mia")
+        .await
+        .callback();
+    let (status, tokens) =
+        redeem_for(&app, susi, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = id_claims(&tokens);
+    assert_eq!(id["given_name"], "mia", "{id}");
+    assert_eq!(id["tfp"], susi);
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let other = Browser::new(&app);
+    let callback = sign_in(&other, &start, &email, PASSWORD).await.callback();
+    let (status, _) = redeem_for(&app, susi, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200);
+
+    // Profile edit in the signed-in browser.
+    let edit = authorize_url(&app, "B2C_1A_ProfileEdit", WEB_CLIENT, &[]);
+    let page = other.get(&edit).await.page();
+    let callback = other
+        .submit(
+            &page,
+            &[
+                ("givenName", "Mila"),
+                ("surname", "Stone"),
+                ("action", "continue"),
+            ],
+        )
+        .await
+        .callback();
+    let (status, tokens) = redeem_for(
+        &app,
+        "B2C_1A_ProfileEdit",
+        callback.get("code").unwrap_or_default(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    // The pack's ProfileEdit relying party puts only `sub` and `tid` in its token.
+    assert_eq!(id_claims(&tokens)["sub"], id["sub"]);
+    assert_eq!(id_claims(&tokens)["tid"], TENANT_ID);
+
+    // Refresh through RedeemRefreshToken: the edited name.
+    let (status, refreshed) = token_request_for(
+        &app,
+        susi,
+        &[
+            ("grant_type", "refresh_token".into()),
+            ("client_id", WEB_CLIENT.into()),
+            ("client_secret", WEB_SECRET.into()),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(id_claims(&refreshed)["given_name"], "Mila");
+
+    // Password reset (its own policy in this pack), then sign-in with the new password.
+    let reset = authorize_url(&app, "B2C_1A_PasswordReset", WEB_CLIENT, &[]);
+    let third = Browser::new(&app);
+    let form = third.get(&reset).await.page();
+    let verified = verify_email(&third, &form, &email, Codes::Mailbox).await;
+    let page = third
+        .submit(&verified, &[("email", &email), ("action", "continue")])
+        .await
+        .page();
+    let new_password = "N3w-Passw0rd!";
+    let callback = third
+        .submit(
+            &page,
+            &[
+                ("newPassword", new_password),
+                ("reenterPassword", new_password),
+                ("action", "continue"),
+            ],
+        )
+        .await
+        .callback();
+    assert!(callback.get("code").is_some(), "{callback:?}");
+    sign_in(&Browser::new(&app), &start, &email, new_password)
+        .await
+        .callback();
 }
