@@ -126,7 +126,7 @@ async fn token_for(
         .map(|(id, secret)| (id.as_str(), secret.as_str()));
     let journey = t
         .policy(&policy_id)
-        .map(|policy| crate::refresh::TokenJourney { tenant: &t, policy });
+        .map(|policy| crate::refresh::TokenJourney { tenant: t, policy });
     let journey_ref = journey
         .as_ref()
         .map(|j| j as &dyn trustframe_oidc::RefreshJourney);
