@@ -327,6 +327,18 @@ fn directory_value(
     }
 }
 
+/// The metadata a failed assertion's message is looked up in, the calling page's first.
+fn messages_from<'p>(
+    caller: Option<&'p TechnicalProfile>,
+    profile: Option<&'p TechnicalProfile>,
+) -> Vec<&'p trustframe_policy::Metadata> {
+    caller
+        .into_iter()
+        .chain(profile)
+        .map(|p| &p.metadata)
+        .collect()
+}
+
 pub struct Engine<'a> {
     pub policy: &'a Policy,
     pub env: Env<'a>,
@@ -561,7 +573,7 @@ impl<'a> Engine<'a> {
                     let step_name = format!("{}", step.order);
                     let mut claims = state.claims.clone();
                     match self
-                        .run_profile(state, profile, &mut claims, Some(&step_name))
+                        .run_profile(state, profile, &mut claims, Some(&step_name), None)
                         .await?
                     {
                         ProfileResult::Done => state.claims = claims,
@@ -857,7 +869,7 @@ impl<'a> Engine<'a> {
             }
             let target = self.profile(&validation.reference_id)?;
             match self
-                .run_profile(state, target, &mut working, Some(&step_name))
+                .run_profile(state, target, &mut working, Some(&step_name), Some(profile))
                 .await?
             {
                 ProfileResult::Done => {
@@ -907,6 +919,19 @@ impl<'a> Engine<'a> {
         claims: &mut ClaimValues,
         context: &ResolverContext,
     ) -> Result<Option<String>, EngineError> {
+        self.finish_profile_for(profile, claims, context, None)
+    }
+
+    /// [`Self::finish_profile`] for a validation profile of the page `caller`: a failed
+    /// assertion takes its message from the page's metadata first, as B2C does
+    /// (`validation-technical-profile.md`).
+    fn finish_profile_for(
+        &self,
+        profile: &TechnicalProfile,
+        claims: &mut ClaimValues,
+        context: &ResolverContext,
+        caller: Option<&TechnicalProfile>,
+    ) -> Result<Option<String>, EngineError> {
         for out in &profile.output_claims {
             if let Some(default) = &out.default_value
                 && (out.always_use_default_value || !has_value(claims, &out.claim_type))
@@ -920,13 +945,18 @@ impl<'a> Engine<'a> {
                 claims.insert(out.claim_type.clone(), typed);
             }
         }
-        self.transformations(&profile.output_claims_transformations, claims)
+        let metadata = messages_from(caller, Some(profile));
+        self.transformations(&profile.output_claims_transformations, claims, &metadata)
     }
 
+    /// Runs claims transformations in order; a failed assertion's message comes from the first
+    /// of `metadata` that sets its key (`UserMessageIfClaimsTransformationBooleanValueIsNotEqual`,
+    /// …), else B2C's default.
     fn transformations(
         &self,
         ids: &[trustframe_policy::ClaimsTransformationId],
         claims: &mut ClaimValues,
+        metadata: &[&trustframe_policy::Metadata],
     ) -> Result<Option<String>, EngineError> {
         for id in ids {
             let t = self.policy.claims_transformations.get(id).ok_or_else(|| {
@@ -935,7 +965,11 @@ impl<'a> Engine<'a> {
                 ))
             })?;
             if let Err(failed) = transform::apply(t, claims, self.env.clock.now())? {
-                return Ok(Some(failed.default_message));
+                let message = metadata
+                    .iter()
+                    .find_map(|m| m.get(failed.metadata_key))
+                    .map_or(failed.default_message, str::to_owned);
+                return Ok(Some(message));
             }
         }
         Ok(None)
@@ -965,10 +999,13 @@ impl<'a> Engine<'a> {
         profile: &TechnicalProfile,
         claims: &mut ClaimValues,
         step: Option<&str>,
+        caller: Option<&TechnicalProfile>,
     ) -> Result<ProfileResult, EngineError> {
-        if let Some(message) =
-            self.transformations(&profile.input_claims_transformations, claims)?
-        {
+        if let Some(message) = self.transformations(
+            &profile.input_claims_transformations,
+            claims,
+            &messages_from(caller, Some(profile)),
+        )? {
             return Ok(ProfileResult::Error(message));
         }
         match profile.kind {
@@ -991,7 +1028,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        match self.finish_profile(profile, claims, &state.context)? {
+        match self.finish_profile_for(profile, claims, &state.context, caller)? {
             Some(message) => Ok(ProfileResult::Error(message)),
             None => Ok(ProfileResult::Done),
         }
@@ -1324,7 +1361,7 @@ impl<'a> Engine<'a> {
         let rp = &self.policy.relying_party;
         let mut claims = state.claims.clone();
         if let Some(message) =
-            self.transformations(&rp.output_claims_transformations, &mut claims)?
+            self.transformations(&rp.output_claims_transformations, &mut claims, &[])?
         {
             return Err(EngineError::Policy(message));
         }
@@ -1358,3 +1395,6 @@ impl<'a> Engine<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

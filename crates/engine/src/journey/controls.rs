@@ -375,7 +375,10 @@ impl Engine<'_> {
             state.claims.extend(values);
             state.verification.controls.remove(&control.id);
             let mut working = state.claims.clone();
-            if let Err(message) = self.run_action(state, act, &mut working).await? {
+            if let Err(message) = self
+                .run_action(state, act, &mut working, Some(profile))
+                .await?
+            {
                 return page(self, state, Some(message), BTreeMap::new());
             }
             // `working` held the code for the mailer; it is dropped here, never stored.
@@ -408,7 +411,10 @@ impl Engine<'_> {
         }
         let mut working = state.claims.clone();
         working.insert(control.code_claim.clone(), Value::String(code));
-        if let Err(message) = self.run_action(state, act, &mut working).await? {
+        if let Err(message) = self
+            .run_action(state, act, &mut working, Some(profile))
+            .await?
+        {
             return page(self, state, Some(message), BTreeMap::new());
         }
         if let Some(value) = control_value(control, &state.claims) {
@@ -426,13 +432,16 @@ impl Engine<'_> {
         state: &mut super::JourneyState,
         action: &DisplayControlAction,
         working: &mut ClaimValues,
+        page_profile: Option<&TechnicalProfile>,
     ) -> Result<Result<(), String>, EngineError> {
         for v in &action.validation_technical_profiles {
             if skip(&v.preconditions, working) {
                 continue;
             }
             let profile = self.profile(&v.reference_id)?;
-            let result = self.run_profile(state, profile, working, None).await?;
+            let result = self
+                .run_profile(state, profile, working, None, page_profile)
+                .await?;
             match result {
                 ProfileResult::Done => {
                     if !v.continue_on_success {
