@@ -277,6 +277,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_demo_custom_policies_load_beside_its_user_flows() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        write_policies(dir.path(), "http://127.0.0.1:8080").unwrap_or_else(|e| panic!("{e}"));
+        let text = config_text("http://127.0.0.1:8080", "127.0.0.1:8080");
+        let config = Config::parse(
+            &text,
+            &dir.path().join("trustframe.toml"),
+            std::iter::empty(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let loaded = trustframe_server::policies::load(&config, &"0".repeat(32))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<String> = loaded.policies.iter().map(|p| p.id.to_string()).collect();
+        for id in [
+            "B2C_1_susi",
+            "B2C_1A_signup_signin",
+            "B2C_1A_ProfileEdit",
+            "B2C_1A_PasswordReset",
+            "B2C_1A_signup_signin_accesscode",
+            "B2C_1A_signup_signin_balance",
+            "B2C_1A_rest_jsonpath",
+            "B2C_1A_rest_step_accesscode",
+        ] {
+            assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+        }
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
     fn the_demo_config_is_valid() {
         let text = config_text("http://127.0.0.1:8080", "127.0.0.1:8080");
         let config = Config::parse(

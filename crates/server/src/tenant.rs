@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use trustframe_connector::{Connector, ConnectorSettings, KeyStore};
-use trustframe_oidc::{OidcConfig, OidcService};
+use trustframe_oidc::{OidcConfig, OidcService, PolicyKey};
+use trustframe_policy::diagnostic::edit_distance;
 use trustframe_policy::userflow::{self, SecretSource};
-use trustframe_policy::{Policy, PolicyId};
+use trustframe_policy::{Policy, PolicyId, StepKind, TechnicalProfile, UserJourney, UserJourneyId};
 use trustframe_store::Store;
 
 use crate::config::{Config, SessionConfig};
@@ -96,17 +97,6 @@ impl Tenant {
             config.tenant.name.to_ascii_lowercase()
         );
 
-        let oidc = OidcService::new(
-            store.clone(),
-            OidcConfig {
-                public_url: config.server.public_url.clone(),
-                tenant_id: id.clone(),
-                applications: config.applications.clone(),
-                tokens: config.tokens.clone(),
-            },
-        )
-        .await?;
-
         let loaded = crate::policies::load(config, &extensions_app_id)?;
         for w in &loaded.warnings {
             tracing::warn!(tenant = %config.tenant.name, "{w}");
@@ -120,8 +110,8 @@ impl Tenant {
             policies.insert(policy.id.clone(), Arc::new(policy));
         }
 
-        let mut keys = KeyStore::new();
         // B2C's policy keys, by the name `CryptographicKeys` refer to (`StorageReferenceId`).
+        let mut policy_keys: Vec<(&str, Vec<u8>)> = Vec::with_capacity(config.policy_keys.len());
         for key in &config.policy_keys {
             let value = match (&key.value, &key.file) {
                 (Some(v), _) => v.clone().into_bytes(),
@@ -132,7 +122,33 @@ impl Tenant {
                 })?,
                 (None, None) => continue,
             };
-            keys.insert(key.name.clone(), value);
+            policy_keys.push((&key.name, value));
+        }
+
+        let mut oidc = OidcService::new(
+            store.clone(),
+            OidcConfig {
+                public_url: config.server.public_url.clone(),
+                tenant_id: id.clone(),
+                applications: config.applications.clone(),
+                tokens: config.tokens.clone(),
+            },
+        )
+        .await?;
+        for (policy, key) in token_signing_keys(&policies, &policy_keys, now())? {
+            tracing::info!(
+                tenant = %config.tenant.name,
+                %policy,
+                key = key.name(),
+                kid = key.kid(),
+                "policy signs its tokens with its own key"
+            );
+            oidc.set_policy_key(policy.as_str(), key);
+        }
+
+        let mut keys = KeyStore::new();
+        for (name, value) in policy_keys {
+            keys.insert(name.to_owned(), value);
         }
         for connector in &config.api_connectors {
             for (reference, source) in connector.secrets() {
@@ -168,6 +184,13 @@ impl Tenant {
                     SecretSource::Inline(v) => Some((reference, v)),
                     SecretSource::File(_) => None,
                 })
+                // Custom policies' OpenID Connect profiles name their `client_secret` policy key.
+                .chain(
+                    config
+                        .policy_keys
+                        .iter()
+                        .filter_map(|k| Some((k.name.clone(), k.value.clone()?))),
+                )
                 .collect(),
         );
         let mailer =
@@ -237,6 +260,93 @@ impl Tenant {
     pub fn sso_cookie(&self) -> String {
         format!("tf_sso_{}", self.name.to_ascii_lowercase())
     }
+}
+
+/// The `CryptographicKeys` id of a JwtIssuer's token signing key (`jwt-issuer-technical-profile.md`).
+const ISSUER_SECRET: &str = "issuer_secret";
+/// A configured key this close to an unconfigured reference is taken for a typo.
+const NEAR_NAME: usize = 3;
+
+/// The policies whose JwtIssuer signs with a configured policy key (`issuer_secret`, B2C's
+/// `B2C_1A_TokenSigningKeyContainer`), each key parsed once however many policies share it.
+/// A reference to a container that is not configured leaves the tenant's keys signing (the
+/// documented default), unless a configured key has a near name: that is a typo, refused.
+fn token_signing_keys(
+    policies: &BTreeMap<PolicyId, Arc<Policy>>,
+    configured: &[(&str, Vec<u8>)],
+    now: i64,
+) -> Result<Vec<(PolicyId, PolicyKey)>, StartError> {
+    let mut parsed: Vec<PolicyKey> = Vec::new();
+    let mut out = Vec::new();
+    for policy in policies.values() {
+        let Some((issuer, reference)) = issuer_secret(policy) else {
+            continue;
+        };
+        let Some((name, pem)) = configured
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(reference))
+        else {
+            let near = configured.iter().map(|(name, _)| *name).find(|name| {
+                edit_distance(&name.to_lowercase(), &reference.to_lowercase()) <= NEAR_NAME
+            });
+            if let Some(near) = near {
+                return Err(StartError::Other(format!(
+                    "{}: the JwtIssuer '{}' of policy '{}' signs with the policy key '{reference}', which is not configured (did you mean '{near}' of [[policy_keys]]?)",
+                    issuer.span, issuer.id, policy.id
+                )));
+            }
+            continue;
+        };
+        let key = match parsed.iter().find(|k| k.name() == *name) {
+            Some(key) => key.clone(),
+            None => {
+                let key = PolicyKey::from_pem(name, pem, now)?;
+                parsed.push(key.clone());
+                key
+            }
+        };
+        out.push((policy.id.clone(), key));
+    }
+    Ok(out)
+}
+
+/// The JwtIssuer of the policy's first `SendClaims` (its journey, then the sub journeys it
+/// invokes, then its token journey) and the key container its `issuer_secret` names.
+fn issuer_secret(policy: &Policy) -> Option<(&TechnicalProfile, &str)> {
+    let mut pending: Vec<&UserJourney> = policy.journey().into_iter().collect();
+    pending.extend(policy.token_journey());
+    let mut seen: Vec<&UserJourneyId> = Vec::new();
+    let mut i = 0;
+    while let Some(journey) = pending.get(i).copied() {
+        i += 1;
+        if seen.contains(&&journey.id) {
+            continue;
+        }
+        seen.push(&journey.id);
+        // Sub journeys are searched after this one, in step order, before the token journey.
+        let mut at = i;
+        for step in &journey.steps {
+            match (step.kind, &step.cpim_issuer, &step.sub_journey) {
+                (StepKind::SendClaims, Some(issuer), _) => {
+                    let profile = policy.technical_profile(issuer)?;
+                    let reference = profile
+                        .cryptographic_keys
+                        .iter()
+                        .find(|(id, _)| id.eq_ignore_ascii_case(ISSUER_SECRET))
+                        .map(|(_, reference)| reference.as_str())?;
+                    return Some((profile, reference));
+                }
+                (StepKind::InvokeSubJourney, _, Some(sub)) => {
+                    if let Some(sub) = policy.any_journey(sub) {
+                        pending.insert(at, sub);
+                        at += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 impl Tenant {
