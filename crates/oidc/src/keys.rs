@@ -67,25 +67,63 @@ impl LoadedKey {
         }
         let pair = KeyPair::from_pkcs8(&record.private_key_der)
             .map_err(|e| OidcError::Key(format!("key {} is not RSA PKCS#8: {e}", record.kid)))?;
+        LoadedKey::from_pair(
+            pair,
+            Some(record.kid.clone()),
+            record.created_at,
+            record.retired_at,
+        )
+    }
+
+    /// `kid: None` names the key by its RFC 7638 thumbprint.
+    fn from_pair(
+        pair: KeyPair,
+        kid: Option<String>,
+        created_at: i64,
+        retired_at: Option<i64>,
+    ) -> Result<LoadedKey, OidcError> {
         let public = pair.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        let kid = kid.unwrap_or_else(|| thumbprint(&n, &e));
         let decoding = DecodingKey::from_rsa_components(&n, &e)?;
         // B2C's header member order; the kid is base64url, but escape it anyway.
         let header = format!(
             r#"{{"typ":"JWT","alg":"RS256","kid":{}}}"#,
-            Value::String(record.kid.clone())
+            Value::String(kid.clone())
         );
         Ok(LoadedKey {
-            kid: record.kid.clone(),
+            kid,
             header_b64: URL_SAFE_NO_PAD.encode(header),
             pair,
             decoding,
             n,
             e,
-            created_at: record.created_at,
-            retired_at: record.retired_at,
+            created_at,
+            retired_at,
         })
+    }
+
+    /// Signs a claims set (JWS compact serialization, RS256).
+    pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String, OidcError> {
+        let payload = serde_json::to_vec(claims).map_err(OidcError::Claims)?;
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let mut signature = vec![0u8; self.pair.public_modulus_len()];
+        // aws-lc ignores the RNG for PKCS#1 v1.5 signatures; the API wants one.
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                token.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| OidcError::Key(format!("signing with key {} failed", self.kid)))?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+        Ok(token)
     }
 
     fn jwk(&self) -> Jwk {
@@ -97,6 +135,64 @@ impl LoadedKey {
             e: self.e.clone(),
             n: self.n.clone(),
         }
+    }
+}
+
+/// A policy's own token signing key: B2C's `B2C_1A_TokenSigningKeyContainer` (the JwtIssuer's
+/// `issuer_secret`), configured as an RSA private key PEM. Parsed once at start; cheap to clone,
+/// so policies that share a container share one parsed key.
+#[derive(Clone)]
+pub struct PolicyKey {
+    name: Arc<str>,
+    key: Arc<LoadedKey>,
+}
+
+impl PolicyKey {
+    /// Parses an RSA private key PEM (`PRIVATE KEY`, PKCS#8, or `RSA PRIVATE KEY`, PKCS#1) of
+    /// the policy key `name`. Its `kid` is the RFC 7638 thumbprint of the public key, so every
+    /// node and restart publishes the same id; `not_before` is the published `nbf`.
+    pub fn from_pem(name: &str, pem: &[u8], not_before: i64) -> Result<PolicyKey, OidcError> {
+        let not_rsa = |detail: String| {
+            OidcError::Key(format!(
+                "policy key {name} is not an RSA private key (PEM 'PRIVATE KEY' or 'RSA PRIVATE KEY', 2048 bits or more): {detail}"
+            ))
+        };
+        // jsonwebtoken reads either PEM form and hands back the PKCS#1 DER of the key.
+        let encoding =
+            jsonwebtoken::EncodingKey::from_rsa_pem(pem).map_err(|e| not_rsa(e.to_string()))?;
+        let pair = KeyPair::from_der(encoding.inner()).map_err(|e| not_rsa(e.to_string()))?;
+        Ok(PolicyKey {
+            name: Arc::from(name),
+            key: Arc::new(LoadedKey::from_pair(pair, None, not_before, None)?),
+        })
+    }
+
+    /// The policy key's name (`B2C_1A_TokenSigningKeyContainer`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `kid` of the tokens it signs.
+    pub fn kid(&self) -> &str {
+        &self.key.kid
+    }
+
+    /// The public key as published in the policy's JWKS.
+    pub fn jwk(&self) -> Jwk {
+        self.key.jwk()
+    }
+
+    pub(crate) fn loaded(&self) -> &LoadedKey {
+        &self.key
+    }
+}
+
+impl std::fmt::Debug for PolicyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyKey")
+            .field("name", &self.name)
+            .field("kid", &self.key.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,26 +292,7 @@ impl KeyRing {
 
     /// Signs a claims set with the active key (JWS compact serialization, RS256).
     pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String, OidcError> {
-        let set = self.snapshot();
-        let key = &set.active;
-        let payload = serde_json::to_vec(claims).map_err(OidcError::Claims)?;
-        let mut token = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 350);
-        token.push_str(&key.header_b64);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
-        let mut signature = vec![0u8; key.pair.public_modulus_len()];
-        // aws-lc ignores the RNG for PKCS#1 v1.5 signatures; the API wants one.
-        key.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                token.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| OidcError::Key(format!("signing with key {} failed", key.kid)))?;
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
-        Ok(token)
+        self.snapshot().active.sign(claims)
     }
 
     /// The verification key for a `kid` if it is still published.

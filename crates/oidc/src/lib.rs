@@ -9,7 +9,8 @@
 //!   [`AuthorizationResponse`] to deliver.
 //! - `POST …/token` → [`OidcService::token`] → [`TokenResponse`] or [`TokenError`].
 //! - `GET …/logout` → [`OidcService::logout`].
-//! - metadata → [`OidcService::discovery`]; keys → [`OidcService::jwks`].
+//! - metadata → [`OidcService::discovery`]; keys → [`OidcService::jwks_for`] (a policy with
+//!   its own signing key, [`OidcService::set_policy_key`], publishes it beside the tenant's).
 //!
 //! Codes and refresh tokens are random 256-bit values stored only as SHA-256 hashes; refresh
 //! tokens rotate on every use, and reuse of a spent one revokes its whole family.
@@ -35,7 +36,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Application, ConfigError, PolicyClaim, TokenSettings, validate_applications};
 pub use discovery::DiscoveryDocument;
 pub use error::{ErrorCode, OidcError};
-pub use keys::{Jwk, Jwks};
+pub use keys::{Jwk, Jwks, PolicyKey};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use response::{AuthorizationResponse, JourneyError};
 pub use scope::{GrantedScopes, Resource};

@@ -7,12 +7,11 @@
 
 use std::collections::HashSet;
 
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::config::Application;
 use crate::error::b2c;
-use crate::keys::KeyRing;
 use crate::params::Params;
 
 /// Where to go once the server has ended the SSO session.
@@ -50,17 +49,17 @@ pub enum LogoutError {
     NotRegistered { uri: String, client_id: String },
 }
 
+/// `key_for` finds the verification key of a `kid` (any key the tenant publishes).
 pub(crate) fn logout(
     apps: &[Application],
-    keys: &KeyRing,
+    key_for: &dyn Fn(&str) -> Option<DecodingKey>,
     issuer: &str,
     tenant_id: &str,
-    now: i64,
     pairs: &[(String, String)],
 ) -> Result<LogoutOutcome, LogoutError> {
     let params = Params::new(pairs);
     let hint = match params.get("id_token_hint") {
-        Some(token) => Some(verify_hint(keys, issuer, now, token)?),
+        Some(token) => Some(verify_hint(key_for, issuer, token)?),
         None => None,
     };
     let client_id = match (params.get("client_id"), &hint) {
@@ -115,16 +114,13 @@ pub(crate) fn logout(
 /// Checks the signature and issuer of one of our ID tokens; expiry is not checked (apps send
 /// the last ID token they have, often expired). Returns (aud, sub).
 fn verify_hint(
-    keys: &KeyRing,
+    key_for: &dyn Fn(&str) -> Option<DecodingKey>,
     issuer: &str,
-    now: i64,
     token: &str,
 ) -> Result<(String, Option<String>), LogoutError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| LogoutError::InvalidIdTokenHint)?;
     let kid = header.kid.ok_or(LogoutError::InvalidIdTokenHint)?;
-    let key = keys
-        .decoding_key(&kid, now)
-        .ok_or(LogoutError::InvalidIdTokenHint)?;
+    let key = key_for(&kid).ok_or(LogoutError::InvalidIdTokenHint)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_nbf = false;

@@ -15,7 +15,7 @@ use crate::config::{self, Application, TokenSettings};
 use crate::discovery::{self, DiscoveryDocument};
 use crate::error::{ErrorCode, OidcError, b2c};
 use crate::grant::Grant;
-use crate::keys::{Jwks, KeyRing};
+use crate::keys::{Jwks, KeyRing, PolicyKey};
 use crate::logout::{self, LogoutError, LogoutOutcome};
 use crate::params::Params;
 use crate::response::{self, AuthorizationResponse, JourneyError};
@@ -69,6 +69,9 @@ pub struct SignedIn {
 #[derive(Clone)]
 pub struct OidcService {
     inner: Arc<Inner>,
+    /// Policies that sign with a key of their own (policy id, key), set at start; few, so a
+    /// scan without allocation beats hashing a case-folded id on every token.
+    policy_keys: Arc<[(String, PolicyKey)]>,
 }
 
 struct Inner {
@@ -140,7 +143,31 @@ impl OidcService {
                 issuer,
                 clock,
             }),
+            policy_keys: Arc::from([]),
         })
+    }
+
+    /// Signs the ID and access tokens of `policy` (id without regard to case) with `key`
+    /// instead of the tenant's keys, and publishes it in the policy's JWKS
+    /// ([`OidcService::jwks_for`]). Replaces an earlier key of the policy. Set keys at start,
+    /// before the service is cloned: clones made earlier keep the keys they had.
+    pub fn set_policy_key(&mut self, policy: &str, key: PolicyKey) {
+        let mut keys: Vec<(String, PolicyKey)> = self
+            .policy_keys
+            .iter()
+            .filter(|(p, _)| !p.eq_ignore_ascii_case(policy))
+            .cloned()
+            .collect();
+        keys.push((policy.to_owned(), key));
+        self.policy_keys = Arc::from(keys);
+    }
+
+    /// The key `policy` signs with when it has its own (see [`OidcService::set_policy_key`]).
+    pub fn policy_key(&self, policy: &str) -> Option<&PolicyKey> {
+        self.policy_keys
+            .iter()
+            .find(|(p, _)| p.eq_ignore_ascii_case(policy))
+            .map(|(_, k)| k)
     }
 
     /// `{public_url}/{tenant_id}/v2.0/`.
@@ -188,14 +215,42 @@ impl OidcService {
         )
     }
 
-    /// The published signing keys.
+    /// The tenant's published signing keys.
     pub fn jwks(&self) -> Jwks {
         self.inner.keys.jwks(self.now())
     }
 
-    /// The `kid` new tokens are signed with.
+    /// The keys of `policy`'s JWKS: its own key first when it has one, then the tenant's
+    /// (tokens signed before the policy got its key keep verifying).
+    pub fn jwks_for(&self, policy: &str) -> Jwks {
+        let mut jwks = self.jwks();
+        if let Some(key) = self.policy_key(policy)
+            && !jwks.keys.iter().any(|k| k.kid == key.kid())
+        {
+            jwks.keys.insert(0, key.jwk());
+        }
+        jwks
+    }
+
+    /// The tenant's `kid` new tokens are signed with.
     pub fn active_kid(&self) -> String {
         self.inner.keys.active_kid()
+    }
+
+    /// The `kid` new tokens of `policy` are signed with: its own key's, else the tenant's.
+    pub fn signing_kid(&self, policy: &str) -> String {
+        match self.policy_key(policy) {
+            Some(key) => key.kid().to_owned(),
+            None => self.active_kid(),
+        }
+    }
+
+    /// Signs a token of `policy` (JWS compact, RS256).
+    fn sign<T: serde::Serialize>(&self, policy: &str, claims: &T) -> Result<String, OidcError> {
+        match self.policy_key(policy) {
+            Some(key) => key.loaded().sign(claims),
+            None => self.inner.keys.sign(claims),
+        }
     }
 
     /// New active key; the old one stays published until its tokens have expired.
@@ -267,7 +322,7 @@ impl OidcService {
             (Some(resource), true) => {
                 let lifetime = self.inner.tokens.access_token_lifetime();
                 let claims = subject.access_token(resource, &grant.client_id, now, lifetime);
-                Some((self.inner.keys.sign(&claims)?, lifetime))
+                Some((self.sign(&grant.policy, &claims)?, lifetime))
             }
             _ => None,
         };
@@ -281,7 +336,7 @@ impl OidcService {
                     .as_ref()
                     .map(|(at, _)| secret::left_half_hash(at)),
             );
-            Some(self.inner.keys.sign(&claims)?)
+            Some(self.sign(&grant.policy, &claims)?)
         } else {
             None
         };
@@ -655,22 +710,28 @@ impl OidcService {
         }
         let minted = Minted {
             access_token: match &scopes.resource {
-                Some(resource) => Some(self.inner.keys.sign(&subject.access_token(
-                    resource,
-                    &grant.client_id,
-                    now,
-                    settings.access_token_lifetime(),
-                ))?),
+                Some(resource) => Some(self.sign(
+                    &grant.policy,
+                    &subject.access_token(
+                        resource,
+                        &grant.client_id,
+                        now,
+                        settings.access_token_lifetime(),
+                    ),
+                )?),
                 None => None,
             },
             id_token: if scopes.openid {
-                Some(self.inner.keys.sign(&subject.id_token(
-                    &grant.client_id,
-                    now,
-                    settings.id_token_lifetime(),
-                    None,
-                    None,
-                ))?)
+                Some(self.sign(
+                    &grant.policy,
+                    &subject.id_token(
+                        &grant.client_id,
+                        now,
+                        settings.id_token_lifetime(),
+                        None,
+                        None,
+                    ),
+                )?)
             } else {
                 None
             },
@@ -777,12 +838,21 @@ impl OidcService {
     /// Validates `/logout` parameters; the server ends the SSO session, then redirects to
     /// [`LogoutOutcome::redirect_url`] or shows a signed-out page.
     pub fn logout(&self, params: &[(String, String)]) -> Result<LogoutOutcome, LogoutError> {
+        let now = self.now();
+        // A hint may come from any policy: accept every key the tenant publishes.
+        let key_for = |kid: &str| {
+            self.inner.keys.decoding_key(kid, now).or_else(|| {
+                self.policy_keys
+                    .iter()
+                    .find(|(_, k)| k.kid() == kid)
+                    .map(|(_, k)| k.loaded().decoding.clone())
+            })
+        };
         logout::logout(
             &self.inner.apps,
-            &self.inner.keys,
+            &key_for,
             &self.inner.issuer,
             &self.inner.tenant_id,
-            self.now(),
             params,
         )
     }

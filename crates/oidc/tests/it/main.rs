@@ -6,4 +6,5 @@ mod code_flow;
 mod helpers;
 mod keys;
 mod metadata;
+mod policy_keys;
 mod refresh;

@@ -91,7 +91,8 @@ pub async fn discovery_p(
 
 fn keys_for(state: &AppState, tenant: &str, policy: Option<&str>) -> Response {
     match resolve(state, tenant, policy) {
-        Ok((t, _)) => cacheable(&t.oidc.jwks()),
+        // The tenant's keys, and the policy's own when it has one.
+        Ok((t, policy_id)) => cacheable(&t.oidc.jwks_for(&policy_id)),
         Err(r) => r,
     }
 }

@@ -511,3 +511,214 @@ async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
         .await
         .callback();
 }
+
+/// A test-only RSA key (PKCS#1, `RSA PRIVATE KEY`), generated once with openssl.
+fn token_signing_key_file() -> String {
+    format!(
+        "{}/tests/fixtures/token-signing-key.pem",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+async fn jwks(url: &str) -> Value {
+    let r = reqwest::get(url).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().await.unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// Verifies a JWT with the keys of a JWKS fetched over HTTP, as an app would.
+fn verify_with(jwks: &Value, token: &str, audience: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["kid"] == kid.as_str()))
+        .ok_or_else(|| format!("kid {kid} is not published"))?;
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap_or_default(),
+        jwk["e"].as_str().unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token)
+        .ok()
+        .and_then(|h| h.kid)
+        .unwrap_or_else(|| panic!("no kid in {token}"))
+}
+
+#[tokio::test]
+async fn the_token_signing_key_container_signs_the_custom_policies_tokens() {
+    let (apis, _) = spawn_apis().await;
+    let dir = policy_folder();
+    let settings_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let settings = settings_dir.path().join("settings.json");
+    std::fs::write(&settings, json!({ "RestApiBaseUrl": apis }).to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let extra = format!(
+        "[custom_policies]\ndir = {dir:?}\nsettings = {:?}\n\
+         [[policy_keys]]\nname = \"B2C_1A_TokenSigningKeyContainer\"\nfile = {:?}\n",
+        settings.display().to_string(),
+        token_signing_key_file()
+    );
+    let app = spawn_edited(&extra, None, |text, _| text).await;
+    let policy = "B2C_1A_signup_signin";
+
+    // The policy's JWKS (both URL forms) publishes its key first, then the tenant's.
+    let keys = jwks(&format!(
+        "{}/contoso/{policy}/discovery/v2.0/keys",
+        app.base
+    ))
+    .await;
+    let by_p = jwks(&format!(
+        "{}/contoso/discovery/v2.0/keys?p=b2c_1a_signup_SIGNIN",
+        app.base
+    ))
+    .await;
+    assert_eq!(keys, by_p);
+    let flow_keys = jwks(&format!(
+        "{}/contoso/B2C_1_susi/discovery/v2.0/keys",
+        app.base
+    ))
+    .await;
+    let published = keys["keys"].as_array().cloned().unwrap_or_default();
+    assert_eq!(published.len(), 2, "{keys}");
+    assert_eq!(
+        published[1], flow_keys["keys"][0],
+        "the tenant's key follows"
+    );
+    let policy_kid = published[0]["kid"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(published[0]["kty"], "RSA");
+    assert_eq!(published[0]["use"], "sig");
+    // Metadata is unchanged: its jwks_uri is the policy's keys.
+    let meta: Value = reqwest::get(format!(
+        "{}/contoso/{policy}/v2.0/.well-known/openid-configuration",
+        app.base
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .json()
+    .await
+    .unwrap_or_default();
+    let jwks_uri = meta["jwks_uri"].as_str().unwrap_or_default();
+    assert_eq!(jwks(jwks_uri).await, keys, "{jwks_uri}");
+
+    // Code redemption: the ID token carries the policy key's kid and verifies with the
+    // policy's JWKS, not with the user flow's.
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+    let callback = sign_up_custom(&browser, &start, &unique_email("pk"), "ada")
+        .await
+        .callback();
+    let (status, tokens) =
+        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap_or_default();
+    assert_eq!(kid_of(id_token), policy_kid);
+    let claims = verify_with(&keys, id_token, WEB_CLIENT).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claims["tfp"], policy);
+    let refused = verify_with(&flow_keys, id_token, WEB_CLIENT);
+    assert!(refused.is_err_and(|e| e.contains("not published")));
+
+    // Refresh (the token journey) signs with the same key.
+    let (status, refreshed) = token_request_for(
+        &app,
+        policy,
+        &[
+            ("grant_type", "refresh_token".into()),
+            ("client_id", WEB_CLIENT.into()),
+            ("client_secret", WEB_SECRET.into()),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().unwrap_or_default().into(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let id_token = refreshed["id_token"].as_str().unwrap_or_default();
+    assert_eq!(kid_of(id_token), policy_kid);
+    verify_with(&keys, id_token, WEB_CLIENT).unwrap_or_else(|e| panic!("{e}"));
+
+    // The user flow keeps the tenant's key.
+    let tenant = app
+        .state
+        .tenant("contoso")
+        .unwrap_or_else(|| panic!("no tenant"));
+    assert_eq!(flow_keys["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        Some(tenant.oidc.signing_kid("B2C_1_susi").as_str()),
+        flow_keys["keys"][0]["kid"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_signing_key_that_is_no_rsa_key_or_a_near_miss_stops_the_start() {
+    let dir = policy_folder();
+    let settings_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let settings = settings_dir.path().join("settings.json");
+    std::fs::write(
+        &settings,
+        json!({ "RestApiBaseUrl": "http://127.0.0.1:9" }).to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let start = |keys: &str| {
+        let config_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let text = config_text(
+            "http://127.0.0.1:9",
+            &format!(
+                "[custom_policies]\ndir = {dir:?}\nsettings = {:?}\n{keys}",
+                settings.display().to_string()
+            ),
+        );
+        let config = trustframe_server::Config::parse(
+            &text,
+            &config_dir.path().join("trustframe.toml"),
+            std::iter::empty(),
+        )
+        .unwrap_or_else(|e| panic!("config: {e}"));
+        async move {
+            let _keep = config_dir;
+            trustframe_server::Server::build(trustframe_server::ServerOptions {
+                configs: vec![config],
+                extra_routes: None,
+                home_links: Vec::new(),
+                listener: None,
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
+    };
+
+    let err = start(
+        "[[policy_keys]]\nname = \"B2C_1A_TokenSigningKeyContainer\"\nvalue = \"a shared secret\"\n",
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("a secret is no signing key"));
+    assert!(
+        err.contains("B2C_1A_TokenSigningKeyContainer") && err.contains("not an RSA private key"),
+        "{err}"
+    );
+
+    let err = start(&format!(
+        "[[policy_keys]]\nname = \"B2C_1A_TokenSigningKeyContaner\"\nfile = {:?}\n",
+        token_signing_key_file()
+    ))
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("a near miss is a typo"));
+    assert!(
+        err.contains("TrustFrameworkBase.xml")
+            && err.contains("'B2C_1A_TokenSigningKeyContainer', which is not configured")
+            && err.contains("did you mean 'B2C_1A_TokenSigningKeyContaner'"),
+        "{err}"
+    );
+}
