@@ -159,12 +159,33 @@ pub struct Issued {
     pub claims: serde_json::Map<String, Value>,
 }
 
+/// Why a journey ends with an error for the app; the server maps each to its OAuth error once.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Failure {
-    /// OAuth error code for the app (`access_denied`, `server_error`).
-    pub error: String,
-    /// Starts with an `AADB2C9xxxx` code where B2C has one.
-    pub description: String,
+pub enum Failure {
+    /// Cancel on a page: `access_denied`, AADB2C90091.
+    UserCancelled,
+    /// "Forgot your password?" without a self-service override: `access_denied`, AADB2C90118;
+    /// the app starts its password-reset policy (`add-password-reset-policy.md`).
+    ForgotPassword,
+    /// A step refused the user (a REST API's 409 `userMessage`, the directory, an assertion, an
+    /// identity provider's answer): `access_denied` with this description.
+    Refused(String),
+    /// The journey reached what this server cannot run (an OAuth2 or SAML provider):
+    /// `server_error` with this description.
+    Unsupported(String),
+}
+
+impl Failure {
+    /// The description for the app, with B2C's `AADB2C9xxxx` code where it has one.
+    pub fn description(&self) -> String {
+        match self {
+            Self::UserCancelled => {
+                "AADB2C90091: The user has cancelled entering self-asserted information.".into()
+            }
+            Self::ForgotPassword => controls::messages::FORGOT_PASSWORD.into(),
+            Self::Refused(d) | Self::Unsupported(d) => d.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -390,12 +411,7 @@ impl<'a> Engine<'a> {
                 }
             }
             Input::Cancel => {
-                return Ok(Outcome::Fail(Failure {
-                    error: "access_denied".into(),
-                    description:
-                        "AADB2C90091: The user has cancelled entering self-asserted information."
-                            .into(),
-                }));
+                return Ok(Outcome::Fail(Failure::UserCancelled));
             }
             Input::Select(exchange) => {
                 let Some(awaiting) = state.awaiting.clone() else {
@@ -549,13 +565,10 @@ impl<'a> Engine<'a> {
                         continue;
                     }
                     if let TechnicalProfileKind::Unsupported { protocol } = &profile.kind {
-                        return Ok(Outcome::Fail(Failure {
-                            error: "server_error".into(),
-                            description: format!(
-                                "AADB2C90037: The identity provider '{}' ({protocol}) is not supported by this server.",
-                                profile.display_name
-                            ),
-                        }));
+                        return Ok(Outcome::Fail(Failure::Unsupported(format!(
+                            "AADB2C90037: The identity provider '{}' ({protocol}) is not supported by this server.",
+                            profile.display_name
+                        ))));
                     }
                     if profile.kind == TechnicalProfileKind::OpenIdConnect {
                         return Ok(self.federate(state, profile));
@@ -578,10 +591,7 @@ impl<'a> Engine<'a> {
                     {
                         ProfileResult::Done => state.claims = claims,
                         ProfileResult::Error(message) => {
-                            return Ok(Outcome::Fail(Failure {
-                                error: "access_denied".into(),
-                                description: message,
-                            }));
+                            return Ok(Outcome::Fail(Failure::Refused(message)));
                         }
                         ProfileResult::Block(message) => return Ok(Outcome::Block { message }),
                     }
@@ -881,7 +891,7 @@ impl<'a> Engine<'a> {
                     if validation.continue_on_error {
                         continue;
                     }
-                    self.keep_public(state, &working);
+                    self.keep_public(state, working);
                     let page = self.page(state, profile_id, Some(message), BTreeMap::new())?;
                     return Ok(Some(Outcome::Page(page)));
                 }
@@ -889,27 +899,25 @@ impl<'a> Engine<'a> {
             }
         }
         if let Some(message) = self.finish_profile(profile, &mut working, &state.context)? {
-            self.keep_public(state, &working);
+            self.keep_public(state, working);
             let page = self.page(state, profile_id, Some(message), BTreeMap::new())?;
             return Ok(Some(Outcome::Page(page)));
         }
-        self.keep_public(state, &working);
+        self.keep_public(state, working);
         Ok(None)
     }
 
     /// Commits claims to the state, leaving out secrets: a password never rests in a journey.
-    fn keep_public(&self, state: &mut JourneyState, working: &ClaimValues) {
-        state.claims = working
-            .iter()
-            .filter(|(id, _)| {
-                !self
-                    .policy
-                    .claims_schema
-                    .get(id)
-                    .is_some_and(|t| t.is_secret())
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+    /// Takes the working bag as it is, without copying it.
+    fn keep_public(&self, state: &mut JourneyState, mut working: ClaimValues) {
+        working.retain(|id, _| {
+            !self
+                .policy
+                .claims_schema
+                .get(id)
+                .is_some_and(|t| t.is_secret())
+        });
+        state.claims = working;
     }
 
     /// Output claims' defaults and output claims transformations of a profile that ran.

@@ -108,7 +108,7 @@ impl RefreshJourney for TokenJourney<'_> {
                 Err(REVOKED.into())
             }
             Ok(Outcome::Fail(failure)) => {
-                tracing::info!(tenant = %self.tenant.name, policy = %self.policy.id, correlation_id, reason = %failure.description, "token journey refused a refresh");
+                tracing::info!(tenant = %self.tenant.name, policy = %self.policy.id, correlation_id, reason = %failure.description(), "token journey refused a refresh");
                 Err(REVOKED.into())
             }
             Ok(_) => {

@@ -144,12 +144,8 @@ pub(super) fn forgot_password_error(
 ) -> Option<Outcome> {
     let profile = policy.technical_profile(awaiting)?;
     let link = profile.metadata.get(otp::FORGOT_PASSWORD_LINK_OVERRIDE);
-    (link.is_none() && exchange.eq_ignore_ascii_case(FORGOT_PASSWORD_EXCHANGE)).then(|| {
-        Outcome::Fail(Failure {
-            error: "access_denied".into(),
-            description: messages::FORGOT_PASSWORD.into(),
-        })
-    })
+    (link.is_none() && exchange.eq_ignore_ascii_case(FORGOT_PASSWORD_EXCHANGE))
+        .then(|| Outcome::Fail(Failure::ForgotPassword))
 }
 
 impl Engine<'_> {

@@ -92,22 +92,16 @@ impl Engine<'_> {
                 }
                 _ if out.required && out.default_value.is_none() => {
                     tracing::info!(profile = %profile.id, claim = partner, "identity provider's token lacks a required claim");
-                    return Ok(Some(Outcome::Fail(Failure {
-                        error: "access_denied".into(),
-                        description: format!(
-                            "The identity provider '{}' did not send the '{partner}' claim the sign-in needs.",
-                            profile.display_name
-                        ),
-                    })));
+                    return Ok(Some(Outcome::Fail(Failure::Refused(format!(
+                        "The identity provider '{}' did not send the '{partner}' claim the sign-in needs.",
+                        profile.display_name
+                    )))));
                 }
                 _ => {}
             }
         }
         if let Some(message) = self.finish_profile(profile, &mut claims, &state.context)? {
-            return Ok(Some(Outcome::Fail(Failure {
-                error: "access_denied".into(),
-                description: message,
-            })));
+            return Ok(Some(Outcome::Fail(Failure::Refused(message))));
         }
         state.claims = claims;
         state.awaiting = None;

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use trustframe_engine::{Engine, EngineError, Env, Input, JourneyState, Outcome, Page};
+use trustframe_engine::{Engine, EngineError, Env, Failure, Input, JourneyState, Outcome, Page};
 use trustframe_oidc::{
     AuthorizationResponse, AuthorizeError, ErrorCode, JourneyError, Prompt, SignedIn,
     ValidatedAuthorize,
@@ -409,19 +409,17 @@ pub(super) async fn advance(
         Outcome::Fail(failure) => {
             forget(tenant, id).await;
             state.metrics.journey(&tenant.name, "error");
-            let error = serde_json::from_value::<ErrorCode>(serde_json::Value::String(
-                failure.error.clone(),
-            ))
-            .unwrap_or(ErrorCode::ServerError);
-            let journey_error = if failure.description.starts_with("AADB2C90091") {
-                JourneyError::UserCancelled
-            } else if failure.description.starts_with("AADB2C90118") {
-                JourneyError::ForgotPassword
-            } else {
-                JourneyError::Other {
-                    error,
-                    description: failure.description,
-                }
+            let journey_error = match failure {
+                Failure::UserCancelled => JourneyError::UserCancelled,
+                Failure::ForgotPassword => JourneyError::ForgotPassword,
+                Failure::Refused(description) => JourneyError::Other {
+                    error: ErrorCode::AccessDenied,
+                    description,
+                },
+                Failure::Unsupported(description) => JourneyError::Other {
+                    error: ErrorCode::ServerError,
+                    description,
+                },
             };
             deliver(
                 state,

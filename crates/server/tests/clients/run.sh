@@ -71,7 +71,12 @@ email_verification = false
 id = "B2C_1_other"
 type = "sign_up_or_sign_in"
 email_verification = false
+# Custom policies too: the same directory, so the user signs in through B2C_1A_signup_signin.
+[custom_policies]
+dir = "$root/samples/custom-policies/contoso"
+settings = "settings.json"
 TOML
+echo '{"RestApiBaseUrl": "http://127.0.0.1:9"}' >"$work/settings.json"
 "$bin" serve --config "$work/trustframe.toml" >"$work/trustframe.log" 2>&1 &
 pids+=($!)
 
