@@ -145,7 +145,7 @@ pub(super) fn forgot_password_error(
     let profile = policy.technical_profile(awaiting)?;
     let link = profile.metadata.get(otp::FORGOT_PASSWORD_LINK_OVERRIDE);
     (link.is_none() && exchange.eq_ignore_ascii_case(FORGOT_PASSWORD_EXCHANGE))
-        .then(|| Outcome::Fail(Failure::ForgotPassword))
+        .then_some(Outcome::Fail(Failure::ForgotPassword))
 }
 
 impl Engine<'_> {

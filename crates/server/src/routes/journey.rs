@@ -86,6 +86,26 @@ fn engine_failure(state: &AppState, tenant: &Tenant, error: &EngineError) -> Res
     }
 }
 
+/// `UserJourneyBehaviors/SingleSignOn Scope="Suppressed"` (`relyingparty.md`): the policy
+/// neither uses nor creates a single sign-on session.
+fn sso_suppressed(policy: &trustframe_policy::Policy) -> bool {
+    policy
+        .relying_party
+        .behaviors
+        .sso_scope
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("Suppressed"))
+}
+
+/// How long a new SSO session lasts: the policy's `SessionExpiryInSeconds` (B2C accepts
+/// 900–86400), else the tenant's `[sessions] sso_lifetime_minutes`.
+fn sso_lifetime(tenant: &Tenant, policy: &trustframe_policy::Policy) -> i64 {
+    match policy.relying_party.behaviors.session_expiry_seconds {
+        Some(seconds) => i64::from(seconds.clamp(900, 86_400)),
+        None => i64::from(tenant.sessions.sso_lifetime_minutes) * 60,
+    }
+}
+
 /// Sends the authorization response: a redirect (query, fragment) or a self-posting form.
 pub fn deliver(state: &AppState, response: &AuthorizationResponse) -> Response {
     match response.redirect_url() {
@@ -161,6 +181,7 @@ async fn authorize(
     let current = now();
     let mut session = None;
     if !request.has_prompt(Prompt::Login)
+        && !sso_suppressed(&policy)
         && let Some(id) = cookies::get(&headers, &tenant.sso_cookie())
     {
         match tenant.store.session(&id, current).await {
@@ -346,10 +367,10 @@ pub(super) async fn advance(
             };
             let (session_id, auth_time, new_session) = match kept {
                 Some((sid, auth_time)) => (sid, auth_time, false),
-                None => (random_token(), current, true),
+                None => (random_token(), current, !sso_suppressed(&policy)),
             };
+            let lifetime = sso_lifetime(tenant, &policy);
             if new_session {
-                let lifetime = i64::from(tenant.sessions.sso_lifetime_minutes) * 60;
                 let session = SsoSession {
                     id: session_id.clone(),
                     object_id: issued.object_id.clone(),
@@ -393,7 +414,6 @@ pub(super) async fn advance(
             tracing::info!(tenant = %tenant.name, policy = %policy.id, correlation_id = %stored.state.context.correlation_id, "journey issued tokens");
             let response = deliver(state, &response);
             if new_session {
-                let lifetime = i64::from(tenant.sessions.sso_lifetime_minutes) * 60;
                 let cookie = cookies::set(
                     &tenant.sso_cookie(),
                     &session_id,

@@ -722,3 +722,46 @@ async fn a_signing_key_that_is_no_rsa_key_or_a_near_miss_stops_the_start() {
         "{err}"
     );
 }
+
+/// A copy of the sample set whose `B2C_1A_signup_signin` relying party suppresses SSO.
+fn folder_with_behaviors(behaviors: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let entries = std::fs::read_dir(policy_folder()).unwrap_or_else(|e| panic!("{e}"));
+    for entry in entries.filter_map(Result::ok) {
+        let mut text = std::fs::read_to_string(entry.path()).unwrap_or_else(|e| panic!("{e}"));
+        if entry.file_name() == "SignUpOrSignin.xml" {
+            text = text.replacen(
+                "</Endpoints>",
+                &format!(
+                    "</Endpoints>\n    <UserJourneyBehaviors>{behaviors}</UserJourneyBehaviors>"
+                ),
+                1,
+            );
+        }
+        std::fs::write(dir.path().join(entry.file_name()), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_relying_party_that_suppresses_sso_asks_every_time() {
+    let (apis, _) = spawn_apis().await;
+    let folder = folder_with_behaviors(
+        r#"<SingleSignOn Scope="Suppressed" /><SessionExpiryType>Absolute</SessionExpiryType><SessionExpiryInSeconds>900</SessionExpiryInSeconds>"#,
+    );
+    let app = spawn_policies(&folder.path().display().to_string(), Some(&apis)).await;
+    let policy = "B2C_1A_signup_signin";
+    let email = unique_email("nosso");
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+    sign_up_custom(&browser, &start, &email, "noel")
+        .await
+        .callback();
+    // No session was created: the same browser sees the sign-in page again, and profile edit
+    // (which needs a session) asks who the user is.
+    let page = browser.get(&start).await.page();
+    assert!(page.has_input("signInName"), "{}", page.body);
+    let edit = authorize_url(&app, "B2C_1A_ProfileEdit", WEB_CLIENT, &[]);
+    let page = browser.get(&edit).await.page();
+    assert!(!page.has_input("givenName"), "{}", page.body);
+}
