@@ -211,6 +211,15 @@ pub struct Page {
     /// The claims exchange the "Forgot your password?" link selects, when the page has one.
     #[serde(default)]
     pub forgot_password: Option<String>,
+    /// `setting.showContinueButton` / `setting.showCancelButton` of the profile (default true).
+    #[serde(default = "yes")]
+    pub show_continue: bool,
+    #[serde(default = "yes")]
+    pub show_cancel: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,6 +236,9 @@ pub struct Field {
     /// The display control this field belongs to.
     #[serde(default)]
     pub control: Option<String>,
+    /// The values of `options` that are chosen (multi-selects).
+    #[serde(default)]
+    pub selected: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -727,6 +739,8 @@ impl<'a> Engine<'a> {
                 error,
                 controls: Vec::new(),
                 forgot_password: None,
+                show_continue: true,
+                show_cancel: true,
             });
         };
         let mut fields = Vec::new();
@@ -747,7 +761,16 @@ impl<'a> Engine<'a> {
             } else {
                 state.claims.get(&claim.claim_type).and_then(text)
             };
+            // The options a multi-select shows as ticked.
+            let selected = match state.claims.get(&claim.claim_type) {
+                Some(Value::Array(items)) => items.iter().filter_map(text).collect(),
+                Some(Value::String(s)) if input == UserInputType::CheckboxMultiSelect => {
+                    s.split(',').map(|p| p.trim().to_owned()).collect()
+                }
+                _ => Vec::new(),
+            };
             fields.push(Field {
+                selected,
                 name: claim_type.id.to_string(),
                 label: claim_type.display_name.clone(),
                 input,
@@ -770,6 +793,8 @@ impl<'a> Engine<'a> {
             error,
             controls,
             forgot_password,
+            show_continue: profile.metadata.flag("setting.showContinueButton", true),
+            show_cancel: profile.metadata.flag("setting.showCancelButton", true),
         })
     }
 

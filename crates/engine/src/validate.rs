@@ -153,7 +153,19 @@ pub fn collect(
             }
             continue;
         }
-        if !claim.enumeration.is_empty() && !claim.enumeration.iter().any(|(v, _)| v == raw) {
+        // A multi-select posts each ticked option; the server joins them with commas.
+        let multi = claim.user_input_type == Some(UserInputType::CheckboxMultiSelect)
+            && !claim.enumeration.is_empty();
+        let chosen: Vec<&str> = if multi {
+            raw.split(',').map(str::trim).collect()
+        } else {
+            vec![raw]
+        };
+        if !claim.enumeration.is_empty()
+            && !chosen
+                .iter()
+                .all(|c| claim.enumeration.iter().any(|(v, _)| v == c))
+        {
             errors.insert(
                 claim.id.clone(),
                 format!("Please select a valid value for '{}'.", claim.display_name),

@@ -268,6 +268,7 @@ impl Engine<'_> {
                             options: Vec::new(),
                             error: field_errors.get(&t.id).cloned(),
                             control: Some(control.id.clone()),
+                            selected: Vec::new(),
                         },
                     );
                     last += 1;

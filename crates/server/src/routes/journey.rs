@@ -213,10 +213,19 @@ async fn authorize(
     }
 
     let correlation_id = uuid::Uuid::new_v4().to_string();
+    // The page's language: `ui_locales`, else the browser's first `Accept-Language`
+    // (`{Culture:LCID}` follows it: `claim-resolver-overview.md`).
+    let accept_language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|tag| tag.split(';').next().unwrap_or(tag).trim())
+        .filter(|tag| !tag.is_empty() && *tag != "*");
     let culture = request
         .ui_locales
         .as_deref()
         .and_then(|l| l.split_whitespace().next())
+        .or(accept_language)
         .unwrap_or("en-US")
         .to_owned();
     let context = crate::refresh::resolver_context(
@@ -618,9 +627,16 @@ pub async fn submit(
             "csrf" => csrf = Some(v),
             "action" => action = Some(v),
             "select" => select = Some(v),
-            _ => {
-                fields.insert(k, v);
-            }
+            // A multi-select posts one value per ticked option: they are joined with commas.
+            _ => match fields.get_mut(&k) {
+                Some(existing) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                None => {
+                    fields.insert(k, v);
+                }
+            },
         }
     }
     if !csrf_ok(&stored, csrf.as_deref()) {

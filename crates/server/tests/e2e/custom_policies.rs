@@ -765,3 +765,174 @@ async fn a_relying_party_that_suppresses_sso_asks_every_time() {
     let page = browser.get(&edit).await.page();
     assert!(!page.has_input("givenName"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn without_ui_locales_the_browsers_language_is_the_lcid() {
+    let (apis, seen) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let policy = "B2C_1A_signup_signin_balance";
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("de-DE,de;q=0.9,en;q=0.5"),
+    );
+    let browser = Browser::with_client(&app, reqwest::Client::builder().default_headers(headers));
+    let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+    sign_up_custom(&browser, &start, &unique_email("de"), "dora")
+        .await
+        .callback();
+    let sent = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let (_, body) = sent
+        .iter()
+        .find(|(path, _)| path == "/GetProfile")
+        .unwrap_or_else(|| panic!("GetProfile was not called"));
+    assert_eq!(body["lang"], "1031", "{body}");
+}
+
+/// One relying party whose page has every kind of choice B2C offers.
+const CHOICES: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<TrustFrameworkPolicy xmlns="http://schemas.microsoft.com/online/cpim/schemas/2013/06"
+    PolicySchemaVersion="0.3.0.0" TenantId="contoso.onmicrosoft.com" PolicyId="B2C_1A_choices"
+    PublicPolicyUri="http://contoso.onmicrosoft.com/B2C_1A_choices">
+  <BuildingBlocks>
+    <ClaimsSchema>
+      <ClaimType Id="objectId"><DisplayName>Object id</DisplayName><DataType>string</DataType></ClaimType>
+      <ClaimType Id="color"><DisplayName>Favourite colour</DisplayName><DataType>string</DataType>
+        <UserInputType>RadioSingleSelect</UserInputType>
+        <Restriction><Enumeration Text="Red" Value="red" /><Enumeration Text="Blue" Value="blue" /></Restriction>
+      </ClaimType>
+      <ClaimType Id="interests"><DisplayName>Interests</DisplayName><DataType>stringCollection</DataType>
+        <UserInputType>CheckboxMultiSelect</UserInputType>
+        <Restriction><Enumeration Text="Art" Value="art" /><Enumeration Text="Books" Value="books" /><Enumeration Text="Chess" Value="chess" /></Restriction>
+      </ClaimType>
+      <ClaimType Id="birthDate"><DisplayName>Date of birth</DisplayName><DataType>date</DataType>
+        <UserInputType>DateTimeDropdown</UserInputType>
+      </ClaimType>
+      <ClaimType Id="terms"><DisplayName>Our terms</DisplayName><DataType>string</DataType>
+        <UserInputType>Paragraph</UserInputType>
+      </ClaimType>
+    </ClaimsSchema>
+  </BuildingBlocks>
+  <ClaimsProviders>
+    <ClaimsProvider>
+      <DisplayName>Choices</DisplayName>
+      <TechnicalProfiles>
+        <TechnicalProfile Id="Choose">
+          <DisplayName>Tell us about you</DisplayName>
+          <Protocol Name="Proprietary" Handler="Web.TPEngine.Providers.SelfAssertedAttributeProvider, Web.TPEngine, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null" />
+          <Metadata><Item Key="setting.showCancelButton">false</Item></Metadata>
+          <InputClaims><InputClaim ClaimTypeReferenceId="terms" DefaultValue="By continuing you accept our terms." /></InputClaims>
+          <OutputClaims>
+            <OutputClaim ClaimTypeReferenceId="terms" />
+            <OutputClaim ClaimTypeReferenceId="color" Required="true" />
+            <OutputClaim ClaimTypeReferenceId="interests" />
+            <OutputClaim ClaimTypeReferenceId="birthDate" Required="true" />
+            <OutputClaim ClaimTypeReferenceId="objectId" DefaultValue="00000000-0000-4000-8000-000000000001" />
+          </OutputClaims>
+        </TechnicalProfile>
+        <TechnicalProfile Id="JwtIssuer">
+          <Protocol Name="OpenIdConnect" />
+          <OutputTokenFormat>JWT</OutputTokenFormat>
+        </TechnicalProfile>
+      </TechnicalProfiles>
+    </ClaimsProvider>
+  </ClaimsProviders>
+  <UserJourneys>
+    <UserJourney Id="Choices">
+      <OrchestrationSteps>
+        <OrchestrationStep Order="1" Type="ClaimsExchange">
+          <ClaimsExchanges><ClaimsExchange Id="ChooseExchange" TechnicalProfileReferenceId="Choose" /></ClaimsExchanges>
+        </OrchestrationStep>
+        <OrchestrationStep Order="2" Type="SendClaims" CpimIssuerTechnicalProfileReferenceId="JwtIssuer" />
+      </OrchestrationSteps>
+    </UserJourney>
+  </UserJourneys>
+  <RelyingParty>
+    <DefaultUserJourney ReferenceId="Choices" />
+    <TechnicalProfile Id="PolicyProfile">
+      <DisplayName>PolicyProfile</DisplayName>
+      <Protocol Name="OpenIdConnect" />
+      <OutputClaims>
+        <OutputClaim ClaimTypeReferenceId="objectId" PartnerClaimType="sub" />
+        <OutputClaim ClaimTypeReferenceId="color" />
+        <OutputClaim ClaimTypeReferenceId="interests" />
+        <OutputClaim ClaimTypeReferenceId="birthDate" PartnerClaimType="birthdate" />
+      </OutputClaims>
+      <SubjectNamingInfo ClaimType="sub" />
+    </TechnicalProfile>
+  </RelyingParty>
+</TrustFrameworkPolicy>
+"#;
+
+#[tokio::test]
+async fn radio_buttons_multi_selects_dates_and_paragraphs_post_what_b2c_posts() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("Choices.xml"), CHOICES).unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_policies(&dir.path().display().to_string(), None).await;
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, "B2C_1A_choices", WEB_CLIENT, &[]);
+    let page = browser.get(&start).await.page();
+    for needle in [
+        r#"type="radio" id="color_blue" name="color" value="blue""#,
+        r#"type="checkbox" id="interests_chess" name="interests" value="chess""#,
+        r#"id="birthDate" name="birthDate"
+        type="date""#,
+        r#"<p id="terms">By continuing you accept our terms.</p>"#,
+    ] {
+        assert!(
+            page.body.contains(needle),
+            "{needle} missing: {}",
+            page.body
+        );
+    }
+    // setting.showCancelButton=false.
+    assert!(!page.body.contains(r#"id="cancel""#), "{}", page.body);
+
+    // A value outside the enumeration is refused with the page kept.
+    let page = browser
+        .submit(
+            &page,
+            &[
+                ("color", "green"),
+                ("birthDate", "1990-05-17"),
+                ("action", "continue"),
+            ],
+        )
+        .await
+        .page();
+    assert!(
+        page.body.contains("Please select a valid value"),
+        "{}",
+        page.body
+    );
+
+    // Each ticked box is posted under the claim id, as a browser does.
+    let action = page
+        .form_action()
+        .unwrap_or_else(|| panic!("no form: {}", page.body));
+    let csrf = page.input_value("csrf").unwrap_or_default();
+    let form: Vec<(String, String)> = [
+        ("csrf", csrf.as_str()),
+        ("color", "blue"),
+        ("interests", "art"),
+        ("interests", "chess"),
+        ("birthDate", "1990-05-17"),
+        ("action", "continue"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let callback = browser.post_form(&action, &form).await.callback();
+    let (status, tokens) = redeem_for(
+        &app,
+        "B2C_1A_choices",
+        callback.get("code").unwrap_or_default(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = id_claims(&tokens);
+    assert_eq!(id["color"], "blue");
+    assert_eq!(id["interests"], json!(["art", "chess"]));
+    assert_eq!(id["birthdate"], "1990-05-17");
+}
