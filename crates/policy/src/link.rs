@@ -4,10 +4,12 @@
 //! An unknown name says which known one is near ("did you mean 'X'?").
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::ids::{ClaimTypeId, ClaimsTransformationId, TechnicalProfileId, UserJourneyId};
 use crate::model::*;
+use crate::rest::{RestSettings, RestSettingsError};
 use crate::transformation::TransformationMethod;
 
 /// B2C's claims transformation methods Trustframe does not run yet (`claimstransformations.md`
@@ -59,6 +61,17 @@ const B2C_METHODS: &[&str] = &[
     "StringSubstring",
     "XmlStringToJsonString",
 ];
+
+/// Fills what the link pass computes once for the run: each RESTful profile's typed
+/// [`RestSettings`] (`TechnicalProfile::rest`). Both front ends' policies go through it when the
+/// server loads them; a profile whose metadata [`check`] refuses is left without.
+pub fn prepare(policy: &mut Policy) {
+    for tp in policy.technical_profiles.values_mut() {
+        if tp.kind == TechnicalProfileKind::Restful {
+            tp.rest = RestSettings::from_profile(tp).ok().map(Arc::new);
+        }
+    }
+}
 
 /// Checks every reference of a compiled policy. Errors and warnings, each at the element that
 /// refers.
@@ -243,6 +256,20 @@ impl Linker<'_> {
                 );
             }
         }
+        // A RESTful profile's metadata is checked at load (`restful-technical-profile.md`)
+        // rather than on the first call. A value that is wrong is an error; one that is missing
+        // a warning, since the profile may be a base that others include and complete.
+        if tp.kind == TechnicalProfileKind::Restful
+            && let Err(e) = RestSettings::from_profile(tp)
+        {
+            let message = format!("{what}: {e}");
+            match e {
+                RestSettingsError::Invalid { .. } => self.error(&tp.span, message),
+                RestSettingsError::Missing { .. } | RestSettingsError::MissingKey { .. } => {
+                    self.out.push(Diagnostic::warning(&tp.span, message));
+                }
+            }
+        }
         for c in &tp.display_controls {
             let what = format!("{what}, display control '{}'", c.id);
             self.claims(&c.display_claims, &what);
@@ -397,6 +424,91 @@ mod tests {
             let problems = check(&policy);
             assert!(problems.is_empty(), "{}: {problems:#?}", flow.id);
         }
+    }
+
+    /// A custom policy with one RESTful profile whose `SendClaimsIn` is `rest_mode`.
+    fn rest_policy(rest_mode: &str) -> String {
+        format!(
+            r#"<TrustFrameworkPolicy xmlns="http://schemas.microsoft.com/online/cpim/schemas/2013/06" TenantId="contoso.onmicrosoft.com" PolicyId="B2C_1A_Rest">
+  <BuildingBlocks><ClaimsSchema>
+    <ClaimType Id="objectId"><DataType>string</DataType></ClaimType>
+  </ClaimsSchema></BuildingBlocks>
+  <ClaimsProviders><ClaimsProvider><DisplayName>REST</DisplayName><TechnicalProfiles>
+    <TechnicalProfile Id="REST-Lookup">
+      <Protocol Name="Proprietary" Handler="Web.TPEngine.Providers.RestfulProvider, Web.TPEngine, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null" />
+      <Metadata>
+        <Item Key="ServiceUrl">https://api.contoso.test/lookup</Item>
+        <Item Key="SendClaimsIn">{rest_mode}</Item>
+        <Item Key="AuthenticationType">None</Item>
+      </Metadata>
+      <InputClaims><InputClaim ClaimTypeReferenceId="objectId" /></InputClaims>
+    </TechnicalProfile>
+    <TechnicalProfile Id="JwtIssuer"><Protocol Name="OpenIdConnect" /><OutputTokenFormat>JWT</OutputTokenFormat></TechnicalProfile>
+  </TechnicalProfiles></ClaimsProvider></ClaimsProviders>
+  <UserJourneys><UserJourney Id="J"><OrchestrationSteps>
+    <OrchestrationStep Order="1" Type="ClaimsExchange">
+      <ClaimsExchanges><ClaimsExchange Id="Lookup" TechnicalProfileReferenceId="REST-Lookup" /></ClaimsExchanges>
+    </OrchestrationStep>
+    <OrchestrationStep Order="2" Type="SendClaims" CpimIssuerTechnicalProfileReferenceId="JwtIssuer" />
+  </OrchestrationSteps></UserJourney></UserJourneys>
+  <RelyingParty>
+    <DefaultUserJourney ReferenceId="J" />
+    <TechnicalProfile Id="PolicyProfile">
+      <Protocol Name="OpenIdConnect" />
+      <OutputClaims><OutputClaim ClaimTypeReferenceId="objectId" PartnerClaimType="sub" /></OutputClaims>
+      <SubjectNamingInfo ClaimType="sub" />
+    </TechnicalProfile>
+  </RelyingParty>
+</TrustFrameworkPolicy>"#
+        )
+    }
+
+    fn load_rest_policy(rest_mode: &str) -> Result<crate::xml::Loaded, Vec<Diagnostic>> {
+        let settings = BTreeMap::new();
+        crate::xml::load(
+            &[crate::xml::PolicyFile {
+                name: "policies/Rest.xml".to_owned(),
+                bytes: rest_policy(rest_mode).into_bytes(),
+            }],
+            &crate::xml::LoadOptions {
+                tenant_domain: "contoso.onmicrosoft.com",
+                settings: &settings,
+                limits: crate::xml::Limits::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_bad_send_claims_in_is_an_error_at_the_profile_when_the_policy_loads() {
+        let errors = match load_rest_policy("Carrier pigeon") {
+            Ok(_) => panic!("a bad SendClaimsIn loaded"),
+            Err(e) => e,
+        };
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        let shown = errors[0].to_string();
+        assert!(
+            shown.starts_with("policies/Rest.xml:6:5: error: technical profile 'REST-Lookup': metadata SendClaimsIn is invalid"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn prepare_fills_the_settings_of_restful_profiles() {
+        let mut loaded = load_rest_policy("QueryString").unwrap_or_else(|e| panic!("{e:#?}"));
+        let mut policy = loaded.policies.remove(0);
+        let id = TechnicalProfileId::from("REST-Lookup");
+        assert!(policy.technical_profiles[&id].rest.is_none());
+        prepare(&mut policy);
+        let rest = policy.technical_profiles[&id]
+            .rest
+            .as_ref()
+            .unwrap_or_else(|| panic!("not prepared"));
+        assert_eq!(rest.send_claims_in, crate::rest::SendClaimsIn::QueryString);
+        assert!(
+            policy.technical_profiles[&TechnicalProfileId::from("JwtIssuer")]
+                .rest
+                .is_none()
+        );
     }
 
     #[test]

@@ -538,6 +538,11 @@ pub struct TechnicalProfile {
     /// `IncludeInSso` (B2C's default: true).
     #[serde(default = "default_true")]
     pub include_in_sso: bool,
+    /// A RESTful profile's settings, parsed once by [`link::prepare`](crate::link::prepare)
+    /// when the policy loads; `None` for other profiles, and for profiles built by hand (the
+    /// connector then parses the metadata itself).
+    #[serde(skip)]
+    pub rest: Option<std::sync::Arc<crate::rest::RestSettings>>,
     pub span: Span,
 }
 
@@ -564,6 +569,7 @@ impl TechnicalProfile {
             display_controls: Vec::new(),
             session_management: None,
             include_in_sso: true,
+            rest: None,
             span: Span::default(),
         }
     }

@@ -1,7 +1,16 @@
-//! Metadata keys of RESTful technical profiles (CONTRACTS.md §1 and §3).
+//! RESTful technical profiles (`restful-technical-profile.md`) and API connectors
+//! (`add-api-connector.md`): their metadata keys, and [`RestSettings`], the typed settings
+//! parsed from them once, when a policy loads.
 //!
 //! B2C's own keys keep B2C's spelling. The keys marked "ours" carry what B2C configures
 //! elsewhere (API connector settings in the portal) or does not let you configure (timeouts).
+
+mod settings;
+
+pub use settings::{
+    ApiConnectorStep, Authentication, CircuitBreaker, HttpBinding, RestSettings, RestSettingsError,
+    SendClaimsIn, UrlPart, UrlTemplate, UserMessages,
+};
 
 pub const SERVICE_URL: &str = "ServiceUrl";
 pub const SEND_CLAIMS_IN: &str = "SendClaimsIn";
