@@ -16,6 +16,7 @@ use trustframe_policy::{
 
 use crate::env::{CreateResult, Env, Identity, PasswordCheck, RestOutcome, RestRequest};
 use crate::{EngineError, transform, validate};
+use trustframe_policy::names;
 
 mod controls;
 mod federation;
@@ -111,7 +112,7 @@ impl JourneyState {
     /// Starts from a single sign-on session: the user is known, sign-in pages are skipped.
     pub fn with_session(mut self, object_id: &str) -> Self {
         self.claims
-            .insert("objectId".into(), Value::String(object_id.to_owned()));
+            .insert(names::OBJECT_ID.into(), Value::String(object_id.to_owned()));
         self.sso = true;
         self
     }
@@ -518,7 +519,7 @@ impl<'a> Engine<'a> {
             }
             match step.kind {
                 StepKind::CombinedSignInAndSignUp | StepKind::ClaimsProviderSelection => {
-                    if state.sso || has_value(&state.claims, &"objectId".into()) {
+                    if state.sso || has_value(&state.claims, &names::OBJECT_ID.into()) {
                         state.step += 1;
                         continue;
                     }
@@ -811,7 +812,7 @@ impl<'a> Engine<'a> {
             .claims_exchanges
             .first()
             .and_then(|e| self.policy.technical_profile(&e.technical_profile))
-            .and_then(|p| p.metadata.get("SignUpTarget"))
+            .and_then(|p| p.metadata.get(names::SIGN_UP_TARGET))
             .filter(|t| {
                 !step
                     .claims_provider_selections
@@ -1121,15 +1122,13 @@ impl<'a> Engine<'a> {
                 match self.env.directory.verify_password(&name, &password).await? {
                     PasswordCheck::Valid(user) => self.load_user(profile, claims, context, &user),
                     PasswordCheck::NoSuchUser => {
-                        let m = profile
-                            .metadata
-                            .get("UserMessageIfClaimsPrincipalDoesNotExist");
+                        let m = profile.metadata.get(names::MESSAGE_IF_DOES_NOT_EXIST);
                         return Ok(Some(ProfileResult::Error(
                             m.unwrap_or(messages::NO_SUCH_USER).to_owned(),
                         )));
                     }
                     PasswordCheck::WrongPassword => {
-                        let m = profile.metadata.get("UserMessageIfInvalidPassword");
+                        let m = profile.metadata.get(names::MESSAGE_IF_INVALID_PASSWORD);
                         return Ok(Some(ProfileResult::Error(
                             m.unwrap_or(messages::WRONG_PASSWORD).to_owned(),
                         )));
@@ -1199,7 +1198,10 @@ impl<'a> Engine<'a> {
         context: &ResolverContext,
         user: &crate::env::DirectoryUser,
     ) {
-        claims.insert("objectId".into(), Value::String(user.object_id.clone()));
+        claims.insert(
+            names::OBJECT_ID.into(),
+            Value::String(user.object_id.clone()),
+        );
         for out in &profile.output_claims {
             let key = directory_name(out.partner_name());
             if let Some(v) = directory_value(user, key, context) {
@@ -1215,7 +1217,7 @@ impl<'a> Engine<'a> {
     ) -> Result<Option<ProfileResult>, EngineError> {
         let operation = profile
             .metadata
-            .get("Operation")
+            .get(names::OPERATION)
             .unwrap_or("Read")
             .to_ascii_lowercase();
         // The key claim: the object id, or a sign-in name (`signInNames.emailAddress`).
@@ -1227,13 +1229,13 @@ impl<'a> Engine<'a> {
                 continue;
             };
             let partner = input.partner_name();
-            if partner.eq_ignore_ascii_case("objectId") {
+            if partner.eq_ignore_ascii_case(names::OBJECT_ID) {
                 object_id = Some(value);
             } else if let Some(kind) = partner.strip_prefix("signInNames.") {
                 sign_in = Some((kind.to_owned(), value));
-            } else if partner.eq_ignore_ascii_case(trustframe_policy::userflow::FEDERATED_ISSUER) {
+            } else if partner.eq_ignore_ascii_case(names::FEDERATED_ISSUER) {
                 federated_issuer = Some(value);
-            } else if partner.eq_ignore_ascii_case(trustframe_policy::userflow::FEDERATED_ID) {
+            } else if partner.eq_ignore_ascii_case(names::FEDERATED_ID) {
                 federated_id = Some(value);
             }
         }
@@ -1259,22 +1261,22 @@ impl<'a> Engine<'a> {
         if existing.is_some()
             && profile
                 .metadata
-                .flag("RaiseErrorIfClaimsPrincipalAlreadyExists", false)
+                .flag(names::RAISE_ERROR_IF_ALREADY_EXISTS, false)
         {
             let m = profile
                 .metadata
-                .get("UserMessageIfClaimsPrincipalAlreadyExists")
+                .get(names::MESSAGE_IF_ALREADY_EXISTS)
                 .unwrap_or(messages::USER_EXISTS);
             return Ok(Some(ProfileResult::Error(m.to_owned())));
         }
         if existing.is_none()
             && profile
                 .metadata
-                .flag("RaiseErrorIfClaimsPrincipalDoesNotExist", false)
+                .flag(names::RAISE_ERROR_IF_DOES_NOT_EXIST, false)
         {
             let m = profile
                 .metadata
-                .get("UserMessageIfClaimsPrincipalDoesNotExist")
+                .get(names::MESSAGE_IF_DOES_NOT_EXIST)
                 .unwrap_or(messages::NO_SUCH_USER);
             return Ok(Some(ProfileResult::Error(m.to_owned())));
         }
@@ -1302,7 +1304,7 @@ impl<'a> Engine<'a> {
                     };
                     if partner.eq_ignore_ascii_case("password") {
                         password = text(&value);
-                    } else if partner.eq_ignore_ascii_case("objectId")
+                    } else if partner.eq_ignore_ascii_case(names::OBJECT_ID)
                         || partner.starts_with("signInNames.")
                     {
                         continue;
@@ -1353,21 +1355,21 @@ impl<'a> Engine<'a> {
                                 let mut marked = false;
                                 for out in &profile.output_claims {
                                     let p = out.partner_name();
-                                    if p.eq_ignore_ascii_case("newClaimsPrincipalCreated")
-                                        || p.eq_ignore_ascii_case("newUser")
+                                    if p.eq_ignore_ascii_case(names::NEW_CLAIMS_PRINCIPAL_CREATED)
+                                        || p.eq_ignore_ascii_case(names::NEW_USER)
                                     {
                                         claims.insert(out.claim_type.clone(), Value::Bool(true));
                                         marked = true;
                                     }
                                 }
                                 if !marked {
-                                    claims.insert("newUser".into(), Value::Bool(true));
+                                    claims.insert(names::NEW_USER.into(), Value::Bool(true));
                                 }
                             }
                             CreateResult::AlreadyExists => {
                                 let m = profile
                                     .metadata
-                                    .get("UserMessageIfClaimsPrincipalAlreadyExists")
+                                    .get(names::MESSAGE_IF_ALREADY_EXISTS)
                                     .unwrap_or(messages::USER_EXISTS);
                                 return Ok(Some(ProfileResult::Error(m.to_owned())));
                             }
@@ -1399,7 +1401,7 @@ impl<'a> Engine<'a> {
             return Err(EngineError::Policy(message));
         }
         let object_id = claims
-            .get(&ClaimTypeId::new("objectId"))
+            .get(&ClaimTypeId::new(names::OBJECT_ID))
             .and_then(text)
             .ok_or_else(|| {
                 EngineError::Policy(format!(

@@ -15,6 +15,7 @@ pub mod identity_provider;
 pub mod ids;
 pub mod link;
 pub mod model;
+pub mod names;
 pub mod otp;
 pub mod rest;
 pub mod transformation;

@@ -11,8 +11,7 @@ use super::{Builder, ConfigError, UserFlow, UserFlowType, all_attributes};
 
 /// Partner claim types that key a directory read or write by a federated identity: the
 /// engine looks the user up by (`federated`, issuer, issuer-assigned id).
-pub const FEDERATED_ISSUER: &str = "alternativeSecurityId.issuer";
-pub const FEDERATED_ID: &str = "alternativeSecurityId.issuerAssignedId";
+pub use crate::names::{FEDERATED_ID, FEDERATED_ISSUER};
 
 /// The identity providers a flow names, checked against the tenant's.
 pub(super) struct FlowProviders<'a> {
