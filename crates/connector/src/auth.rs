@@ -1,53 +1,17 @@
-//! How a call authenticates (`AuthenticationType`, CONTRACTS.md §1 and §3).
+//! How a call authenticates (`AuthenticationType`, `restful-technical-profile.md`; OAuth2 client
+//! credentials for API connectors, `add-api-connector.md`).
 //!
 //! Keys come from the technical profile's `CryptographicKeys` (key id → key store reference).
 
 use base64::Engine as _;
 use reqwest::header::{HeaderName, HeaderValue};
-use trustframe_policy::rest as md;
+use trustframe_policy::rest::{self as md, Authentication};
 use trustframe_policy::{ClaimTypeId, ClaimValues, TechnicalProfile};
 use url::Url;
 
 use crate::claim_value;
 use crate::error::ConnectorError;
 use crate::keys::KeyStore;
-
-/// `AuthenticationType`, as B2C spells it, plus our `ClientCredentials`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthenticationType {
-    None,
-    Basic,
-    Bearer,
-    ClientCertificate,
-    ApiKeyHeader,
-    ClientCredentials,
-}
-
-impl AuthenticationType {
-    pub(crate) fn parse(profile: &TechnicalProfile) -> Result<Self, ConnectorError> {
-        let Some(value) = profile.metadata.get(md::AUTHENTICATION_TYPE) else {
-            return Ok(Self::None);
-        };
-        Ok(match value.trim().to_ascii_lowercase().as_str() {
-            "" | "none" => Self::None,
-            "basic" => Self::Basic,
-            "bearer" => Self::Bearer,
-            "clientcertificate" => Self::ClientCertificate,
-            "apikeyheader" => Self::ApiKeyHeader,
-            "clientcredentials" => Self::ClientCredentials,
-            other => {
-                return Err(ConnectorError::InvalidMetadata {
-                    profile: profile.id.to_string(),
-                    key: md::AUTHENTICATION_TYPE,
-                    reason: format!(
-                        "{other:?} is not one of None, Basic, Bearer, ClientCertificate, \
-                         ApiKeyHeader, ClientCredentials"
-                    ),
-                });
-            }
-        })
-    }
-}
 
 /// What a call needs to authenticate, with the secrets resolved.
 #[derive(Clone)]
@@ -80,117 +44,136 @@ pub(crate) struct ResolvedAuth {
     pub bearer_claim: Option<ClaimTypeId>,
 }
 
+/// Resolves the profile's `AuthenticationType` with its keys (and, for `UseClaimAsBearerToken`,
+/// the claim) for one call.
 pub(crate) fn resolve(
-    kind: AuthenticationType,
+    authentication: &Authentication,
     profile: &TechnicalProfile,
     claims: &ClaimValues,
     keys: &KeyStore,
 ) -> Result<ResolvedAuth, ConnectorError> {
     let mut secrets = Vec::new();
     let mut bearer_claim = None;
-    let auth = match kind {
-        AuthenticationType::None => Auth::None,
-        AuthenticationType::Basic => {
-            let user = key_text(profile, keys, md::KEY_BASIC_USERNAME)?;
-            let password = key_text(profile, keys, md::KEY_BASIC_PASSWORD)?;
-            let encoded =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            secrets.push(password);
-            secrets.push(encoded.clone());
-            Auth::Header(sensitive_header(profile, &format!("Basic {encoded}"))?)
+    let auth = match authentication {
+        Authentication::None => Auth::None,
+        Authentication::Basic => basic(profile, keys, &mut secrets)?,
+        Authentication::Bearer {
+            use_claim: Some(id),
+        } => {
+            bearer_claim = Some(id.clone());
+            match claims
+                .get(id)
+                .filter(|v| claim_value::has_value(v))
+                .map(claim_value::to_text)
+            {
+                Some(token) => bearer(profile, token, &mut secrets)?,
+                None => Auth::MissingBearerClaim(id.to_string()),
+            }
         }
-        AuthenticationType::Bearer => match profile.metadata.get(md::USE_CLAIM_AS_BEARER_TOKEN) {
-            Some(claim) if !claim.trim().is_empty() => {
-                let id = ClaimTypeId::new(claim.trim());
-                let token = claims
-                    .get(&id)
-                    .filter(|v| claim_value::has_value(v))
-                    .map(claim_value::to_text);
-                bearer_claim = Some(id.clone());
-                match token {
-                    Some(token) => {
-                        secrets.push(token.clone());
-                        Auth::Header(sensitive_header(profile, &format!("Bearer {token}"))?)
-                    }
-                    None => Auth::MissingBearerClaim(id.to_string()),
-                }
-            }
-            _ => {
-                let token = key_text(profile, keys, md::KEY_BEARER_TOKEN)?;
-                secrets.push(token.clone());
-                Auth::Header(sensitive_header(profile, &format!("Bearer {token}"))?)
-            }
-        },
-        AuthenticationType::ClientCertificate => {
-            let reference = key_reference(profile, md::KEY_CLIENT_CERTIFICATE)?;
-            if keys.get(reference).is_none() {
-                return Err(ConnectorError::UnknownKeyReference {
-                    profile: profile.id.to_string(),
-                    key_id: md::KEY_CLIENT_CERTIFICATE.to_owned(),
-                    reference: reference.to_owned(),
-                });
-            }
-            Auth::ClientCertificate(reference.to_owned())
+        Authentication::Bearer { use_claim: None } => {
+            let token = key_text(profile, keys, md::KEY_BEARER_TOKEN)?;
+            bearer(profile, token, &mut secrets)?
         }
-        AuthenticationType::ApiKeyHeader => {
-            if profile.cryptographic_keys.is_empty() {
-                return Err(ConnectorError::MissingKey {
-                    profile: profile.id.to_string(),
-                    key_id: "(a header name such as x-functions-key)".to_owned(),
-                });
-            }
-            let mut headers = Vec::new();
-            for key_id in profile.cryptographic_keys.keys() {
-                let name = HeaderName::from_bytes(key_id.as_bytes()).map_err(|_| {
-                    ConnectorError::BadKey {
-                        profile: profile.id.to_string(),
-                        reference: key_id.clone(),
-                        reason: "the key id is not a valid HTTP header name".to_owned(),
-                    }
-                })?;
-                let value = key_text(profile, keys, key_id)?;
-                secrets.push(value.clone());
-                headers.push((name, sensitive_header(profile, &value)?));
-            }
-            Auth::ApiKeyHeaders(headers)
-        }
-        AuthenticationType::ClientCredentials => {
-            let endpoint = profile
-                .metadata
-                .get(md::TOKEN_ENDPOINT)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| ConnectorError::MissingMetadata {
-                    profile: profile.id.to_string(),
-                    key: md::TOKEN_ENDPOINT,
-                })?;
-            let endpoint =
-                Url::parse(endpoint.trim()).map_err(|e| ConnectorError::InvalidMetadata {
-                    profile: profile.id.to_string(),
-                    key: md::TOKEN_ENDPOINT,
-                    reason: e.to_string(),
-                })?;
-            let client_id = key_text(profile, keys, md::KEY_CLIENT_ID)?;
-            let client_secret = key_text(profile, keys, md::KEY_CLIENT_SECRET)?;
-            secrets.push(client_secret.clone());
-            let scope = profile
-                .metadata
-                .get(md::TOKEN_SCOPE)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned);
-            Auth::ClientCredentials(TokenRequest {
-                endpoint,
-                client_id,
-                client_secret,
-                scope,
-            })
-        }
+        Authentication::ClientCertificate => client_certificate(profile, keys)?,
+        Authentication::ApiKeyHeader => api_key_headers(profile, keys, &mut secrets)?,
+        Authentication::ClientCredentials {
+            token_endpoint,
+            scope,
+        } => client_credentials(profile, keys, token_endpoint, scope, &mut secrets)?,
     };
     Ok(ResolvedAuth {
         auth,
         secrets,
         bearer_claim,
     })
+}
+
+fn basic(
+    profile: &TechnicalProfile,
+    keys: &KeyStore,
+    secrets: &mut Vec<String>,
+) -> Result<Auth, ConnectorError> {
+    let user = key_text(profile, keys, md::KEY_BASIC_USERNAME)?;
+    let password = key_text(profile, keys, md::KEY_BASIC_PASSWORD)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    secrets.push(password);
+    secrets.push(encoded.clone());
+    Ok(Auth::Header(sensitive_header(
+        profile,
+        &format!("Basic {encoded}"),
+    )?))
+}
+
+fn bearer(
+    profile: &TechnicalProfile,
+    token: String,
+    secrets: &mut Vec<String>,
+) -> Result<Auth, ConnectorError> {
+    let header = sensitive_header(profile, &format!("Bearer {token}"))?;
+    secrets.push(token);
+    Ok(Auth::Header(header))
+}
+
+fn client_certificate(profile: &TechnicalProfile, keys: &KeyStore) -> Result<Auth, ConnectorError> {
+    let reference = key_reference(profile, md::KEY_CLIENT_CERTIFICATE)?;
+    if keys.get(reference).is_none() {
+        return Err(ConnectorError::UnknownKeyReference {
+            profile: profile.id.to_string(),
+            key_id: md::KEY_CLIENT_CERTIFICATE.to_owned(),
+            reference: reference.to_owned(),
+        });
+    }
+    Ok(Auth::ClientCertificate(reference.to_owned()))
+}
+
+/// One header per cryptographic key: the key id is the header name (`x-functions-key`).
+fn api_key_headers(
+    profile: &TechnicalProfile,
+    keys: &KeyStore,
+    secrets: &mut Vec<String>,
+) -> Result<Auth, ConnectorError> {
+    if profile.cryptographic_keys.is_empty() {
+        return Err(ConnectorError::MissingKey {
+            profile: profile.id.to_string(),
+            key_id: "(a header name such as x-functions-key)".to_owned(),
+        });
+    }
+    let mut headers = Vec::new();
+    for key_id in profile.cryptographic_keys.keys() {
+        let name =
+            HeaderName::from_bytes(key_id.as_bytes()).map_err(|_| ConnectorError::BadKey {
+                profile: profile.id.to_string(),
+                reference: key_id.clone(),
+                reason: "the key id is not a valid HTTP header name".to_owned(),
+            })?;
+        let value = key_text(profile, keys, key_id)?;
+        headers.push((name, sensitive_header(profile, &value)?));
+        secrets.push(value);
+    }
+    Ok(Auth::ApiKeyHeaders(headers))
+}
+
+fn client_credentials(
+    profile: &TechnicalProfile,
+    keys: &KeyStore,
+    token_endpoint: &str,
+    scope: &Option<String>,
+    secrets: &mut Vec<String>,
+) -> Result<Auth, ConnectorError> {
+    let endpoint = Url::parse(token_endpoint).map_err(|e| ConnectorError::InvalidMetadata {
+        profile: profile.id.to_string(),
+        key: md::TOKEN_ENDPOINT,
+        reason: e.to_string(),
+    })?;
+    let client_id = key_text(profile, keys, md::KEY_CLIENT_ID)?;
+    let client_secret = key_text(profile, keys, md::KEY_CLIENT_SECRET)?;
+    secrets.push(client_secret.clone());
+    Ok(Auth::ClientCredentials(TokenRequest {
+        endpoint,
+        client_id,
+        client_secret,
+        scope: scope.clone(),
+    }))
 }
 
 /// The key store reference a cryptographic key id points to (ids matched without regard to case).

@@ -434,7 +434,7 @@ impl Connector {
             .profile
             .metadata
             .get(md::SERVICE_URL)
-            .map(crate::plan::without_query)
+            .map(crate::service_url::without_query)
             .unwrap_or_default();
         tracing::error!(
             technical_profile = %call.profile.id,

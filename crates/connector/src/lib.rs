@@ -32,6 +32,8 @@ mod outcome;
 mod plan;
 mod redact;
 mod response;
+mod send_claims_in;
+mod service_url;
 mod token_cache;
 
 use std::fmt;

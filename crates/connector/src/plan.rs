@@ -1,105 +1,40 @@
-//! The request one exchange sends, planned from the technical profile and the claims before any
-//! I/O: URL, method, claims in Body/Form/Header/QueryString/Url, authentication, limits, the
-//! output claims to read, and the redacted form of the request for the audit record.
-//! (CONTRACTS.md §1 "RESTful technical profile", §3 "API connectors".)
+//! The request one exchange sends, planned from the technical profile's [`RestSettings`] and
+//! the claims before any I/O: URL, method, claims in Body/Form/Header/QueryString/Url,
+//! authentication, limits, the output claims to read, and the redacted form of the request for
+//! the audit record (`restful-technical-profile.md`, `add-api-connector.md`).
 
-use std::time::Duration;
-
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
-use trustframe_policy::rest as md;
-use trustframe_policy::{ClaimTypeId, ClaimsSchema, DataType, TechnicalProfile, UserInputType};
+use trustframe_policy::rest::{
+    self as md, ApiConnectorStep, Authentication, HttpBinding, RestSettings, RestSettingsError,
+    SendClaimsIn,
+};
+use trustframe_policy::{ClaimTypeId, DataType, TechnicalProfile, UserInputType};
 use url::Url;
 
 use crate::ConnectorSettings;
 use crate::RestCall;
-use crate::auth::{self, Auth, AuthenticationType};
+use crate::auth::{self, Auth, ResolvedAuth};
 use crate::circuit::CircuitSettings;
 use crate::claim_value;
 use crate::error::ConnectorError;
 use crate::json_path::ClaimPath;
 use crate::keys::KeyStore;
 use crate::redact::{REDACTED, Scrubber};
-
-/// Characters left as they are in a URL component: RFC 3986 unreserved.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// B2C's defaults: 30 s and 2 retries for technical profiles (seed 002), 20 s and 1 retry for
-/// API connectors (seed 004).
-const RESTFUL_TIMEOUT: Duration = Duration::from_secs(30);
-const RESTFUL_RETRIES: u32 = 2;
-const CONNECTOR_TIMEOUT: Duration = Duration::from_secs(20);
-const CONNECTOR_RETRIES: u32 = 1;
-const MAX_RETRIES: u32 = 10;
-/// The circuit breaker's defaults (ours): 5 consecutive failures open it for 30 s.
-const CIRCUIT_FAILURES: u32 = 5;
-const CIRCUIT_COOL_DOWN: Duration = Duration::from_secs(30);
-const CIRCUIT_MAX_SECONDS: f64 = 86_400.0;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SendClaimsIn {
-    Body,
-    Form,
-    Header,
-    QueryString,
-    Url,
-}
-
-/// The three API-connector steps of a user flow (CONTRACTS.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConnectorStep {
-    PostFederationSignup,
-    PostAttributeCollection,
-    PreTokenIssuance,
-}
-
-impl ConnectorStep {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "postfederationsignup" => Self::PostFederationSignup,
-            "postattributecollection" => Self::PostAttributeCollection,
-            "pretokenissuance" => Self::PreTokenIssuance,
-            _ => return None,
-        })
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::PostFederationSignup => "PostFederationSignup",
-            Self::PostAttributeCollection => "PostAttributeCollection",
-            Self::PreTokenIssuance => "PreTokenIssuance",
-        }
-    }
-
-    /// `ShowBlockPage` is allowed after federation and after attribute collection.
-    pub(crate) fn allows_block_page(self) -> bool {
-        matches!(
-            self,
-            Self::PostFederationSignup | Self::PostAttributeCollection
-        )
-    }
-
-    /// `ValidationError` is allowed only after attribute collection (there is a page to show).
-    pub(crate) fn allows_validation_error(self) -> bool {
-        self == Self::PostAttributeCollection
-    }
-}
+use crate::send_claims_in::{self, Encoded};
+use crate::service_url::{Fill, without_query};
 
 /// Which response contract applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Contract {
     Restful,
-    ApiConnector(ConnectorStep),
+    ApiConnector(ApiConnectorStep),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) enum Body {
+    #[default]
     None,
     Json(Vec<u8>),
     Form(String),
@@ -119,13 +54,7 @@ pub(crate) struct OutputSpec {
 }
 
 /// The user messages a profile sets for failures.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Messages {
-    pub default: Option<String>,
-    pub timeout: Option<String>,
-    pub dns: Option<String>,
-    pub circuit_open: Option<String>,
-}
+pub(crate) type Messages = md::UserMessages;
 
 pub(crate) struct Plan {
     pub contract: Contract,
@@ -138,7 +67,7 @@ pub(crate) struct Plan {
     pub auth: Auth,
     /// Plain HTTP or `None` authentication outside development: why the call is refused.
     pub insecure: Option<String>,
-    pub timeout: Duration,
+    pub timeout: std::time::Duration,
     pub retries: u32,
     pub max_response_bytes: usize,
     pub debug_mode: bool,
@@ -152,11 +81,28 @@ pub(crate) struct Plan {
 }
 
 /// One input claim ready to send.
-struct Sent {
-    claim: ClaimTypeId,
-    name: String,
-    value: Value,
-    secret: bool,
+pub(crate) struct Sent {
+    pub claim: ClaimTypeId,
+    pub name: String,
+    pub value: Value,
+    pub secret: bool,
+}
+
+impl Sent {
+    /// The value as the audit record shows it.
+    pub(crate) fn shown_value(&self) -> Value {
+        if self.secret {
+            Value::from(REDACTED)
+        } else {
+            self.value.clone()
+        }
+    }
+}
+
+/// The URL to call and the one to record.
+struct Target {
+    url: Url,
+    audit_url: String,
 }
 
 impl Plan {
@@ -165,419 +111,98 @@ impl Plan {
         settings: &ConnectorSettings,
         keys: &KeyStore,
     ) -> Result<Self, ConnectorError> {
-        let profile = call.profile;
-        let md_ = &profile.metadata;
-        let pid = || profile.id.to_string();
-
-        let contract = match md_.get(md::API_CONNECTOR_STEP) {
-            Some(step) => Contract::ApiConnector(ConnectorStep::parse(step).ok_or_else(|| {
-                ConnectorError::InvalidMetadata {
-                    profile: pid(),
-                    key: md::API_CONNECTOR_STEP,
-                    reason: format!(
-                        "{step:?} is not PostFederationSignup, PostAttributeCollection or \
-                         PreTokenIssuance"
-                    ),
-                }
-            })?),
-            None => Contract::Restful,
-        };
-
-        let send_claims_in = match contract {
-            // API connectors always POST a JSON body (CONTRACTS.md §3).
-            Contract::ApiConnector(_) => SendClaimsIn::Body,
-            Contract::Restful => parse_send_claims_in(profile)?,
-        };
-        let method = method_for(profile, send_claims_in)?;
-
-        let resolve_claims = md_.flag(md::INCLUDE_CLAIM_RESOLVING_IN_CLAIMS_HANDLING, false);
-        let kind = AuthenticationType::parse(profile)?;
-        let resolved = auth::resolve(kind, profile, call.claims, keys)?;
-
-        // Secrets: keys and tokens of this profile, the bearer claim, and every password-type
-        // claim the journey holds (whether or not this profile sends it).
-        let mut scrubber = Scrubber::default();
-        for s in &resolved.secrets {
-            scrubber.add(s);
-        }
-        let is_secret_claim = |id: &ClaimTypeId| {
-            resolved.bearer_claim.as_ref() == Some(id) || is_password(call.schema, id)
-        };
-        // Walk the (few) password-type claim types rather than every claim the journey holds:
-        // claim ids compare without regard to case, which makes each map lookup cost.
-        let secret_ids = call
-            .schema
-            .claim_types
-            .values()
-            .filter(|c| c.user_input_type == Some(UserInputType::Password))
-            .map(|c| &c.id)
-            .chain(resolved.bearer_claim.as_ref());
-        for id in secret_ids {
-            if let Some(value) = call.claims.get(id) {
-                for text in claim_value::to_texts(value) {
-                    scrubber.add(&text);
-                }
+        let parsed;
+        let rest = match call.profile.rest.as_deref() {
+            Some(prepared) => prepared,
+            None => {
+                parsed = settings_of(call.profile)?;
+                &parsed
             }
-        }
-
-        let sent = input_claims(call, resolve_claims, contract, &is_secret_claim);
-
-        // The URL: `{claim}` placeholders (Url mode) and claim resolvers (when enabled).
-        let raw_url = md_
-            .get(md::SERVICE_URL)
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| ConnectorError::MissingMetadata {
-                profile: pid(),
-                key: md::SERVICE_URL,
-            })?;
-        check_host_has_no_placeholder(profile, raw_url)?;
-        let use_placeholders = send_claims_in == SendClaimsIn::Url;
-        let filled = fill_url(
-            raw_url,
-            &sent,
-            use_placeholders,
-            resolve_claims,
-            call,
-            false,
-        );
-        let mut url = Url::parse(&filled).map_err(|e| ConnectorError::InvalidMetadata {
-            profile: pid(),
-            key: md::SERVICE_URL,
-            reason: e.to_string(),
-        })?;
-        if url.scheme() != "https" && url.scheme() != "http" {
-            return Err(ConnectorError::InvalidMetadata {
-                profile: pid(),
-                key: md::SERVICE_URL,
-                reason: format!("scheme {} is not https", url.scheme()),
-            });
-        }
-        let audit_url = {
-            let redacted = fill_url(raw_url, &sent, use_placeholders, resolve_claims, call, true);
-            without_query(&redacted)
         };
-
-        // The insecure-transport rule (CONTRACTS.md §11; B2C's AllowInsecureAuthInProduction).
-        let allow_insecure =
-            settings.development || md_.flag(md::ALLOW_INSECURE_AUTH_IN_PRODUCTION, false);
-        let insecure = if allow_insecure {
-            None
-        } else if url.scheme() == "http" {
-            Some("plain http:// ServiceUrl".to_owned())
-        } else if kind == AuthenticationType::None {
-            Some("AuthenticationType None".to_owned())
-        } else if let Auth::ClientCredentials(t) = &resolved.auth {
-            (t.endpoint.scheme() != "https").then(|| "plain http:// TokenEndpoint".to_owned())
-        } else {
-            None
+        let resolved = auth::resolve(&rest.authentication, call.profile, call.claims, keys)?;
+        let scrubber = scrubber(call, &resolved);
+        let sent = input_claims(call, rest, resolved.bearer_claim.as_ref());
+        let Target { mut url, audit_url } = target(call, rest, &sent)?;
+        let insecure = insecure(settings, rest, &url, &resolved.auth);
+        let mut encoded = send_claims_in::encode(call, rest, &sent, &mut url)?;
+        show_auth(&resolved.auth, &mut encoded.detail_headers);
+        let method = match rest.http_binding {
+            HttpBinding::Get => Method::GET,
+            HttpBinding::Post => Method::POST,
         };
-
-        // Claims into the request.
-        let mut headers = Vec::new();
-        let mut detail_headers = Map::new();
-        let mut detail_query = Map::new();
-        let body;
-        let detail_body;
-        match send_claims_in {
-            SendClaimsIn::Body => {
-                if let Some(payload_claim) = md_
-                    .get(md::CLAIM_USED_FOR_REQUEST_PAYLOAD)
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                {
-                    let id = ClaimTypeId::new(payload_claim);
-                    let payload = sent
-                        .iter()
-                        .find(|s| s.claim == id)
-                        .map(|s| claim_value::to_text(&s.value))
-                        .or_else(|| {
-                            call.claims
-                                .get(&id)
-                                .filter(|v| claim_value::has_value(v))
-                                .map(claim_value::to_text)
-                        })
-                        .ok_or_else(|| ConnectorError::MissingPayloadClaim {
-                            profile: pid(),
-                            claim: id.to_string(),
-                        })?;
-                    detail_body = Value::String(payload.clone());
-                    body = Body::Json(payload.into_bytes());
-                } else {
-                    let mut object = Map::new();
-                    for s in &sent {
-                        object.insert(s.name.clone(), s.value.clone());
-                    }
-                    if let Contract::ApiConnector(step) = contract {
-                        // Always present in API-connector requests (seed 004).
-                        let mut extra = vec![("step", Value::from(step.as_str()))];
-                        if let Some(client_id) = call
-                            .context
-                            .oauth_params
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("client_id"))
-                            .map(|(_, v)| v.clone())
-                            .filter(|v| !v.is_empty())
-                        {
-                            extra.push(("client_id", Value::from(client_id)));
-                        }
-                        if !call.context.culture.is_empty() {
-                            extra.push(("ui_locales", Value::from(call.context.culture.clone())));
-                        }
-                        for (k, v) in extra {
-                            object.insert(k.to_owned(), v);
-                        }
-                    }
-                    let object = Value::Object(object);
-                    body = Body::Json(
-                        serde_json::to_vec(&object)
-                            .map_err(|e| ConnectorError::Client(e.to_string()))?,
-                    );
-                    // The same object, secrets redacted, is what the record shows.
-                    let mut shown = object;
-                    for s in sent.iter().filter(|s| s.secret) {
-                        shown[s.name.as_str()] = Value::from(REDACTED);
-                    }
-                    detail_body = shown;
-                }
-            }
-            SendClaimsIn::Form => {
-                let mut form = url::form_urlencoded::Serializer::new(String::new());
-                let mut shown = Map::new();
-                for s in &sent {
-                    for text in claim_value::to_texts(&s.value) {
-                        form.append_pair(&s.name, &text);
-                    }
-                    shown.insert(s.name.clone(), shown_value(s));
-                }
-                detail_body = Value::Object(shown);
-                body = Body::Form(form.finish());
-            }
-            SendClaimsIn::Header => {
-                for s in &sent {
-                    let name = HeaderName::from_bytes(s.name.as_bytes()).map_err(|_| {
-                        ConnectorError::InvalidMetadata {
-                            profile: pid(),
-                            key: md::SEND_CLAIMS_IN,
-                            reason: format!(
-                                "claim {} is sent as header {:?}, which is not a valid header name",
-                                s.claim, s.name
-                            ),
-                        }
-                    })?;
-                    let text = claim_value::to_texts(&s.value).join(",");
-                    let mut value = header_value(&text);
-                    if s.secret {
-                        value.set_sensitive(true);
-                    }
-                    headers.push((name, value));
-                    detail_headers.insert(s.name.clone(), shown_value(s));
-                }
-                detail_body = Value::Null;
-                body = Body::None;
-            }
-            SendClaimsIn::QueryString => {
-                {
-                    let mut pairs = url.query_pairs_mut();
-                    for s in &sent {
-                        for text in claim_value::to_texts(&s.value) {
-                            pairs.append_pair(&s.name, &text);
-                        }
-                        detail_query.insert(s.name.clone(), shown_value(s));
-                    }
-                }
-                detail_body = Value::Null;
-                body = Body::None;
-            }
-            SendClaimsIn::Url => {
-                detail_body = Value::Null;
-                body = Body::None;
-            }
-        }
-
-        // How the authentication shows in the record: never its value.
-        match &resolved.auth {
-            Auth::Header(_) | Auth::ClientCredentials(_) | Auth::MissingBearerClaim(_) => {
-                detail_headers.insert("authorization".to_owned(), Value::from(REDACTED));
-            }
-            Auth::ApiKeyHeaders(h) => {
-                for (name, _) in h {
-                    detail_headers.insert(name.to_string(), Value::from(REDACTED));
-                }
-            }
-            Auth::None | Auth::ClientCertificate(_) => {}
-        }
-
-        let timeout = match md_.get(md::TIMEOUT_SECONDS) {
-            Some(v) => match v.trim().parse::<f64>() {
-                Ok(s) if s > 0.0 && s <= 600.0 => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(ConnectorError::InvalidMetadata {
-                        profile: pid(),
-                        key: md::TIMEOUT_SECONDS,
-                        reason: format!("{v:?} is not a number of seconds in (0, 600]"),
-                    });
-                }
-            },
-            None => match contract {
-                Contract::Restful => RESTFUL_TIMEOUT,
-                Contract::ApiConnector(_) => CONNECTOR_TIMEOUT,
-            },
-        };
-        let retries = match md_.get(md::RETRIES) {
-            Some(v) => match v.trim().parse::<u32>() {
-                Ok(n) if n <= MAX_RETRIES => n,
-                _ => {
-                    return Err(ConnectorError::InvalidMetadata {
-                        profile: pid(),
-                        key: md::RETRIES,
-                        reason: format!("{v:?} is not a whole number from 0 to {MAX_RETRIES}"),
-                    });
-                }
-            },
-            None => match contract {
-                Contract::Restful => RESTFUL_RETRIES,
-                Contract::ApiConnector(_) => CONNECTOR_RETRIES,
-            },
-        };
-        let max_response_bytes = match md_.get(md::MAX_RESPONSE_BYTES) {
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| ConnectorError::InvalidMetadata {
-                    profile: pid(),
-                    key: md::MAX_RESPONSE_BYTES,
-                    reason: format!("{v:?} is not a number of bytes"),
-                })?,
-            None => settings.default_max_response_bytes,
-        };
-
-        let circuit_failures = match md_.get(md::CIRCUIT_BREAKER_FAILURES) {
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| ConnectorError::InvalidMetadata {
-                    profile: pid(),
-                    key: md::CIRCUIT_BREAKER_FAILURES,
-                    reason: format!("{v:?} is not a whole number (0 disables the breaker)"),
-                })?,
-            None => CIRCUIT_FAILURES,
-        };
-        let circuit_cool_down = match md_.get(md::CIRCUIT_BREAKER_SECONDS) {
-            Some(v) => match v.trim().parse::<f64>() {
-                Ok(s) if s > 0.0 && s <= CIRCUIT_MAX_SECONDS => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(ConnectorError::InvalidMetadata {
-                        profile: pid(),
-                        key: md::CIRCUIT_BREAKER_SECONDS,
-                        reason: format!(
-                            "{v:?} is not a number of seconds in (0, {CIRCUIT_MAX_SECONDS}]"
-                        ),
-                    });
-                }
-            },
-            None => CIRCUIT_COOL_DOWN,
-        };
-        let circuit = CircuitSettings {
-            key: format!("{}\n{}", profile.id, without_query(raw_url)),
-            failures: circuit_failures,
-            cool_down: circuit_cool_down,
-        };
-
-        let resolve_paths = md_.flag(md::RESOLVE_JSON_PATHS_IN_JSON_TOKENS, false);
-        let outputs = output_specs(call, resolve_paths, resolve_claims)?;
-
-        let messages = Messages {
-            default: message(profile, md::DEFAULT_USER_MESSAGE_IF_REQUEST_FAILED),
-            timeout: message(profile, md::USER_MESSAGE_IF_REQUEST_TIMEOUT),
-            dns: message(profile, md::USER_MESSAGE_IF_DNS_RESOLUTION_FAILED),
-            circuit_open: message(profile, md::USER_MESSAGE_IF_CIRCUIT_OPEN),
-        };
-
-        let mut request_detail = json!({
-            "method": method.as_str(),
-            "url": audit_url,
-            "sendClaimsIn": format!("{send_claims_in:?}"),
-            "authenticationType": format!("{kind:?}"),
-        });
-        if !detail_headers.is_empty() {
-            request_detail["headers"] = Value::Object(detail_headers);
-        }
-        if !detail_query.is_empty() {
-            request_detail["query"] = Value::Object(detail_query);
-        }
-        if !detail_body.is_null() {
-            request_detail["body"] = detail_body;
-        }
-        scrubber.scrub_value(&mut request_detail);
-
+        let request_detail = request_detail(&method, &audit_url, rest, &mut encoded, &scrubber);
         Ok(Plan {
-            contract,
+            contract: rest
+                .api_connector_step
+                .map_or(Contract::Restful, Contract::ApiConnector),
             method,
             url,
             audit_url: scrubber.scrub(&audit_url),
-            headers,
-            body,
+            headers: encoded.headers,
+            body: encoded.body,
             auth: resolved.auth,
             insecure,
-            timeout,
-            retries,
-            max_response_bytes,
-            debug_mode: md_.flag(md::DEBUG_MODE, false),
-            outputs,
-            messages,
-            circuit,
+            timeout: rest.timeout,
+            retries: rest.retries,
+            max_response_bytes: rest
+                .max_response_bytes
+                .unwrap_or(settings.default_max_response_bytes),
+            debug_mode: rest.debug_mode,
+            outputs: output_specs(call, rest)?,
+            messages: rest.messages.clone(),
+            circuit: circuit(call.profile, rest),
             scrubber,
             request_detail,
         })
     }
 }
 
-fn parse_send_claims_in(profile: &TechnicalProfile) -> Result<SendClaimsIn, ConnectorError> {
-    let Some(v) = profile.metadata.get(md::SEND_CLAIMS_IN) else {
-        return Ok(SendClaimsIn::Body);
-    };
-    Ok(match v.trim().to_ascii_lowercase().as_str() {
-        "" | "body" => SendClaimsIn::Body,
-        "form" => SendClaimsIn::Form,
-        "header" => SendClaimsIn::Header,
-        "querystring" => SendClaimsIn::QueryString,
-        "url" => SendClaimsIn::Url,
-        other => {
-            return Err(ConnectorError::InvalidMetadata {
-                profile: profile.id.to_string(),
-                key: md::SEND_CLAIMS_IN,
-                reason: format!("{other:?} is not one of Body, Form, Header, QueryString, Url"),
-            });
+/// The settings of a profile the link pass did not prepare (one built by hand).
+pub(crate) fn settings_of(profile: &TechnicalProfile) -> Result<RestSettings, ConnectorError> {
+    RestSettings::from_profile(profile).map_err(|e| {
+        let profile = profile.id.to_string();
+        match e {
+            RestSettingsError::Missing { key } => ConnectorError::MissingMetadata { profile, key },
+            RestSettingsError::Invalid { key, reason } => ConnectorError::InvalidMetadata {
+                profile,
+                key,
+                reason,
+            },
+            RestSettingsError::MissingKey { key_id } => {
+                ConnectorError::MissingKey { profile, key_id }
+            }
         }
     })
 }
 
-/// Body and Form are POSTs; Header, QueryString and Url are GETs unless `HttpBinding` says POST.
-fn method_for(profile: &TechnicalProfile, mode: SendClaimsIn) -> Result<Method, ConnectorError> {
-    let binding = profile
-        .metadata
-        .get(md::HTTP_BINDING)
-        .map(|b| b.trim().to_ascii_uppercase())
-        .filter(|b| !b.is_empty());
-    let invalid = |reason: String| ConnectorError::InvalidMetadata {
-        profile: profile.id.to_string(),
-        key: md::HTTP_BINDING,
-        reason,
-    };
-    match (mode, binding.as_deref()) {
-        (SendClaimsIn::Body | SendClaimsIn::Form, None | Some("POST")) => Ok(Method::POST),
-        (SendClaimsIn::Body | SendClaimsIn::Form, Some(other)) => Err(invalid(format!(
-            "{other} cannot carry claims in a body; SendClaimsIn {mode:?} is sent with POST"
-        ))),
-        (_, None | Some("GET")) => Ok(Method::GET),
-        (_, Some("POST")) => Ok(Method::POST),
-        (_, Some(other)) => Err(invalid(format!("{other} is not GET or POST"))),
+/// Secrets: keys and tokens of this profile, the bearer claim, and every password-type claim
+/// the journey holds (whether or not this profile sends it).
+fn scrubber(call: &RestCall<'_>, resolved: &ResolvedAuth) -> Scrubber {
+    let mut scrubber = Scrubber::default();
+    for s in &resolved.secrets {
+        scrubber.add(s);
     }
+    // Walk the (few) password-type claim types rather than every claim the journey holds:
+    // claim ids compare without regard to case, which makes each map lookup cost.
+    let secret_ids = call
+        .schema
+        .claim_types
+        .values()
+        .filter(|c| c.user_input_type == Some(UserInputType::Password))
+        .map(|c| &c.id)
+        .chain(resolved.bearer_claim.as_ref());
+    for id in secret_ids {
+        if let Some(value) = call.claims.get(id) {
+            for text in claim_value::to_texts(value) {
+                scrubber.add(&text);
+            }
+        }
+    }
+    scrubber
 }
 
-fn is_password(schema: &ClaimsSchema, id: &ClaimTypeId) -> bool {
-    schema
+fn is_password(call: &RestCall<'_>, id: &ClaimTypeId) -> bool {
+    call.schema
         .get(id)
         .and_then(|c| c.user_input_type)
         .is_some_and(|t| t == UserInputType::Password)
@@ -589,26 +214,14 @@ fn is_password(schema: &ClaimsSchema, id: &ClaimTypeId) -> bool {
 /// `{Claim:password}` must not read another claim.
 fn input_claims(
     call: &RestCall<'_>,
-    resolve_claims: bool,
-    contract: Contract,
-    is_secret: &dyn Fn(&ClaimTypeId) -> bool,
+    rest: &RestSettings,
+    bearer_claim: Option<&ClaimTypeId>,
 ) -> Vec<Sent> {
-    let extensions_app_id = call
-        .profile
-        .metadata
-        .get(md::EXTENSIONS_APP_ID)
-        .map(|id| id.trim().replace('-', "").to_ascii_lowercase())
-        .filter(|id| !id.is_empty());
     let mut sent = Vec::new();
     for input in &call.profile.input_claims {
         let default = input.default_value.as_ref().map(|d| {
             let data_type = call.schema.data_type(&input.claim_type);
-            let text = if resolve_claims {
-                call.context.resolve(d, call.claims)
-            } else {
-                d.clone()
-            };
-            claim_value::from_default(text, data_type)
+            claim_value::from_default(resolved_default(call, rest, d), data_type)
         });
         let value = if input.always_use_default_value && default.is_some() {
             default
@@ -623,17 +236,143 @@ fn input_claims(
             continue;
         };
         let mut name = input.partner_name().to_owned();
-        if let (Contract::ApiConnector(_), Some(app_id)) = (contract, &extensions_app_id) {
+        if let (Some(_), Some(app_id)) = (rest.api_connector_step, &rest.extensions_app_id) {
             name = with_extensions_app_id(&name, app_id);
         }
         sent.push(Sent {
-            secret: is_secret(&input.claim_type),
+            secret: bearer_claim == Some(&input.claim_type) || is_password(call, &input.claim_type),
             claim: input.claim_type.clone(),
             name,
             value,
         });
     }
     sent
+}
+
+/// A `DefaultValue`, its claim resolvers resolved when the profile says so.
+fn resolved_default(call: &RestCall<'_>, rest: &RestSettings, default: &str) -> String {
+    if rest.include_claim_resolving {
+        call.context.resolve(default, call.claims)
+    } else {
+        default.to_owned()
+    }
+}
+
+/// The URL with its `{claim}` placeholders (Url mode) and claim resolvers (when enabled)
+/// filled, and the same URL for the record: secrets redacted, no query string.
+fn target(
+    call: &RestCall<'_>,
+    rest: &RestSettings,
+    sent: &[Sent],
+) -> Result<Target, ConnectorError> {
+    let template = &rest.service_url;
+    let fill = Fill {
+        call,
+        sent,
+        placeholders: rest.send_claims_in == SendClaimsIn::Url,
+        resolvers: rest.include_claim_resolving,
+    };
+    let url =
+        Url::parse(&fill.apply(template, false)).map_err(|e| ConnectorError::InvalidMetadata {
+            profile: call.profile.id.to_string(),
+            key: md::SERVICE_URL,
+            reason: e.to_string(),
+        })?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(ConnectorError::InvalidMetadata {
+            profile: call.profile.id.to_string(),
+            key: md::SERVICE_URL,
+            reason: format!("scheme {} is not https", url.scheme()),
+        });
+    }
+    let audit_url = if template.has_tokens() {
+        without_query(&fill.apply(template, true))
+    } else {
+        without_query(template.raw())
+    };
+    Ok(Target { url, audit_url })
+}
+
+/// The insecure-transport rule: plain HTTP and `AuthenticationType` `None` only in development
+/// or with `AllowInsecureAuthInProduction` (`restful-technical-profile.md`).
+fn insecure(
+    settings: &ConnectorSettings,
+    rest: &RestSettings,
+    url: &Url,
+    auth: &Auth,
+) -> Option<String> {
+    if settings.development || rest.allow_insecure {
+        None
+    } else if url.scheme() == "http" {
+        Some("plain http:// ServiceUrl".to_owned())
+    } else if rest.authentication == Authentication::None {
+        Some("AuthenticationType None".to_owned())
+    } else if let Auth::ClientCredentials(t) = auth {
+        (t.endpoint.scheme() != "https").then(|| "plain http:// TokenEndpoint".to_owned())
+    } else {
+        None
+    }
+}
+
+/// How the authentication shows in the record: never its value.
+fn show_auth(auth: &Auth, detail_headers: &mut Map<String, Value>) {
+    match auth {
+        Auth::Header(_) | Auth::ClientCredentials(_) | Auth::MissingBearerClaim(_) => {
+            detail_headers.insert("authorization".to_owned(), Value::from(REDACTED));
+        }
+        Auth::ApiKeyHeaders(h) => {
+            for (name, _) in h {
+                detail_headers.insert(name.to_string(), Value::from(REDACTED));
+            }
+        }
+        Auth::None | Auth::ClientCertificate(_) => {}
+    }
+}
+
+/// The request as the audit record shows it, secrets redacted.
+fn request_detail(
+    method: &Method,
+    audit_url: &str,
+    rest: &RestSettings,
+    encoded: &mut Encoded,
+    scrubber: &Scrubber,
+) -> Value {
+    let mut detail = json!({
+        "method": method.as_str(),
+        "url": audit_url,
+        "sendClaimsIn": send_claims_in_name(rest.send_claims_in),
+        "authenticationType": rest.authentication.name(),
+    });
+    if !encoded.detail_headers.is_empty() {
+        detail["headers"] = Value::Object(std::mem::take(&mut encoded.detail_headers));
+    }
+    if !encoded.detail_query.is_empty() {
+        detail["query"] = Value::Object(std::mem::take(&mut encoded.detail_query));
+    }
+    if !encoded.detail_body.is_null() {
+        detail["body"] = encoded.detail_body.take();
+    }
+    scrubber.scrub_value(&mut detail);
+    detail
+}
+
+fn send_claims_in_name(mode: SendClaimsIn) -> &'static str {
+    match mode {
+        SendClaimsIn::Body => "Body",
+        SendClaimsIn::Form => "Form",
+        SendClaimsIn::Header => "Header",
+        SendClaimsIn::QueryString => "QueryString",
+        SendClaimsIn::Url => "Url",
+    }
+}
+
+/// The circuit to this endpoint: profile id + ServiceUrl without query.
+fn circuit(profile: &TechnicalProfile, rest: &RestSettings) -> CircuitSettings {
+    CircuitSettings {
+        key: format!("{}\n{}", profile.id, without_query(rest.service_url.raw())),
+        failures: rest.circuit_breaker.failures,
+        cool_down: rest.circuit_breaker.cool_down,
+    }
 }
 
 /// `extension_loyaltyNumber` → `extension_<appid>_loyaltyNumber`, as Graph names custom
@@ -655,167 +394,27 @@ pub(crate) fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&
     .then(|| &s[prefix.len()..])
 }
 
-fn shown_value(s: &Sent) -> Value {
-    if s.secret {
-        Value::from(REDACTED)
-    } else {
-        s.value.clone()
-    }
-}
-
-/// Header values are bytes; control characters (which could split headers) become spaces.
-fn header_value(text: &str) -> HeaderValue {
-    let bytes: Vec<u8> = text
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_control() && b != b'\t' {
-                b' '
-            } else {
-                b
-            }
-        })
-        .collect();
-    HeaderValue::from_bytes(&bytes).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// B2C: "the host name part of the URL can't contain claims".
-fn check_host_has_no_placeholder(
-    profile: &TechnicalProfile,
-    raw: &str,
-) -> Result<(), ConnectorError> {
-    let after_scheme = raw.split_once("://").map_or(raw, |(_, rest)| rest);
-    let authority = after_scheme
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
-    if authority.contains('{') {
-        return Err(ConnectorError::InvalidMetadata {
-            profile: profile.id.to_string(),
-            key: md::SERVICE_URL,
-            reason: "the host name part of the URL cannot contain claims".to_owned(),
-        });
-    }
-    Ok(())
-}
-
-/// Replaces `{name}` tokens: input claims by partner name (Url mode), then claim resolvers
-/// (when enabled); values are percent-encoded. Other braces stay as written.
-fn fill_url(
-    raw: &str,
-    sent: &[Sent],
-    placeholders: bool,
-    resolvers: bool,
-    call: &RestCall<'_>,
-    redact: bool,
-) -> String {
-    if !placeholders && !resolvers {
-        return raw.to_owned();
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let token = &after[..close];
-        let claim = placeholders
-            .then(|| sent.iter().find(|s| s.name.eq_ignore_ascii_case(token)))
-            .flatten();
-        let replacement = match claim {
-            Some(s) if redact && s.secret => Some(REDACTED.to_owned()),
-            Some(s) => Some(claim_value::to_texts(&s.value).join(",")),
-            None if placeholders
-                && call
-                    .profile
-                    .input_claims
-                    .iter()
-                    .any(|c| c.partner_name().eq_ignore_ascii_case(token)) =>
-            {
-                // An input claim without a value fills its placeholder with nothing.
-                Some(String::new())
-            }
-            None if resolvers => call.context.resolve_one(token, call.claims),
-            None => None,
-        };
-        match replacement {
-            Some(value) => {
-                out.extend(utf8_percent_encode(&value, COMPONENT));
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// A URL as records and logs show it: no query string (it often carries a function key), no
-/// fragment, no `user:password@`.
-pub(crate) fn without_query(url: &str) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or_default();
-    match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}://{host}{path}")
-        }
-        None => base.to_owned(),
-    }
-}
-
-fn message(profile: &TechnicalProfile, key: &str) -> Option<String> {
-    profile
-        .metadata
-        .get(key)
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-}
-
+/// The output claims to read: by partner name, or by JSON path with
+/// `ResolveJsonPathsInJsonTokens`; default values typed by the claims schema.
 fn output_specs(
     call: &RestCall<'_>,
-    resolve_paths: bool,
-    resolve_claims: bool,
+    rest: &RestSettings,
 ) -> Result<Vec<OutputSpec>, ConnectorError> {
-    let profile = call.profile;
-    profile
+    call.profile
         .output_claims
         .iter()
         .map(|out| {
             let data_type = call.schema.data_type(&out.claim_type);
             let name = out.partner_name().to_owned();
-            let path = if resolve_paths {
-                Some(
-                    ClaimPath::parse(&name).map_err(|reason| ConnectorError::InvalidMetadata {
-                        profile: profile.id.to_string(),
-                        key: md::RESOLVE_JSON_PATHS_IN_JSON_TOKENS,
-                        reason: format!(
-                            "output claim {}: PartnerClaimType {name:?}: {reason}",
-                            out.claim_type
-                        ),
-                    })?,
-                )
+            let path = if rest.resolve_json_paths {
+                Some(json_path(call.profile, out, &name)?)
             } else {
                 None
             };
-            let default = out.default_value.as_ref().map(|d| {
-                let text = if resolve_claims {
-                    call.context.resolve(d, call.claims)
-                } else {
-                    d.clone()
-                };
-                claim_value::from_default(text, data_type)
-            });
+            let default = out
+                .default_value
+                .as_ref()
+                .map(|d| claim_value::from_default(resolved_default(call, rest, d), data_type));
             Ok(OutputSpec {
                 claim: out.claim_type.clone(),
                 name,
@@ -828,20 +427,17 @@ fn output_specs(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recorded_urls_lose_query_fragment_and_credentials() {
-        assert_eq!(
-            without_query("https://u:p@api.example.com:8443/a/b?code=k#f"),
-            "https://api.example.com:8443/a/b"
-        );
-        assert_eq!(
-            without_query("https://api.example.com?x=1"),
-            "https://api.example.com"
-        );
-        assert_eq!(without_query("https://h/p@x"), "https://h/p@x");
-    }
+fn json_path(
+    profile: &TechnicalProfile,
+    out: &trustframe_policy::ClaimRef,
+    name: &str,
+) -> Result<ClaimPath, ConnectorError> {
+    ClaimPath::parse(name).map_err(|reason| ConnectorError::InvalidMetadata {
+        profile: profile.id.to_string(),
+        key: md::RESOLVE_JSON_PATHS_IN_JSON_TOKENS,
+        reason: format!(
+            "output claim {}: PartnerClaimType {name:?}: {reason}",
+            out.claim_type
+        ),
+    })
 }

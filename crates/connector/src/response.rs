@@ -2,12 +2,13 @@
 //! CONTRACTS.md §1) and the API-connector contract (`version` + `action`, CONTRACTS.md §3).
 
 use serde_json::{Map, Value};
+use trustframe_policy::rest::ApiConnectorStep;
 use trustframe_policy::{ClaimTypeId, ClaimValues, DataType};
 
 use crate::claim_value;
 use crate::json_path::Found;
 use crate::outcome::{ExchangeOutcome, FailureReason};
-use crate::plan::{ConnectorStep, Contract, OutputSpec, Plan, strip_prefix_ignore_case};
+use crate::plan::{Contract, OutputSpec, Plan, strip_prefix_ignore_case};
 
 pub(crate) const DEFAULT_FAILURE_MESSAGE: &str =
     "We could not complete your request right now. Please try again later.";
@@ -111,7 +112,7 @@ fn restful_error(plan: &Plan, body: &[u8]) -> ExchangeOutcome {
     }
 }
 
-fn connector_ok(plan: &Plan, step: ConnectorStep, body: &[u8]) -> ExchangeOutcome {
+fn connector_ok(plan: &Plan, step: ApiConnectorStep, body: &[u8]) -> ExchangeOutcome {
     let object = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => o,
         Ok(_) => return malformed(plan, "expected a JSON object"),
@@ -141,7 +142,7 @@ fn connector_ok(plan: &Plan, step: ConnectorStep, body: &[u8]) -> ExchangeOutcom
 
 fn connector_validation_error(
     plan: &Plan,
-    step: ConnectorStep,
+    step: ApiConnectorStep,
     status: u16,
     body: &[u8],
 ) -> ExchangeOutcome {
