@@ -1,5 +1,6 @@
 //! Every policy of a tenant, from both front ends: user flows compiled from the config and the
-//! relying-party files of the custom-policy folder, each checked by the link pass. `serve` and
+//! relying-party files of the custom-policy folder, each checked by the link pass, which also
+//! prepares what runs read (a RESTful profile's typed settings). `serve` and
 //! `trustframe policy check` load policies through here, so they refuse the same problems.
 
 use std::collections::BTreeMap;
@@ -174,7 +175,7 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
     };
     for (i, flow) in config.user_flows.iter().enumerate() {
         match userflow::compile(flow, i, &context) {
-            Ok(policy) => {
+            Ok(mut policy) => {
                 for d in link::check(&policy) {
                     match d.severity {
                         Severity::Error => problems
@@ -183,6 +184,7 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
                         Severity::Warning => warnings.push(d),
                     }
                 }
+                link::prepare(&mut policy);
                 policies.push(policy);
             }
             Err(e) => problems.config.push(e.to_string()),
@@ -207,7 +209,7 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
                 match xml::load(&files, &options) {
                     Ok(loaded) => {
                         warnings.extend(loaded.warnings);
-                        for policy in loaded.policies {
+                        for mut policy in loaded.policies {
                             if let Some(other) = policies.iter().find(|p| p.id == policy.id) {
                                 problems.diagnostics.push(Diagnostic {
                                     span: policy.span.clone(),
@@ -219,6 +221,8 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
                                 });
                                 continue;
                             }
+                            // xml::load ran the link pass's checks; its settings are filled here.
+                            link::prepare(&mut policy);
                             policies.push(policy);
                         }
                     }
