@@ -146,7 +146,7 @@ application_claims = ["email", "givenName", "surname", "displayName", "objectId"
 # The same tenant as B2C custom policies: samples/custom-policies/contoso, written into the
 # data folder at start (B2C_1A_signup_signin, B2C_1A_ProfileEdit, B2C_1A_PasswordReset and the
 # REST scenarios B2C_1A_signup_signin_accesscode, B2C_1A_signup_signin_balance,
-# B2C_1A_rest_jsonpath, B2C_1A_rest_step_accesscode).
+# B2C_1A_rest_jsonpath, B2C_1A_rest_step_accesscode) and B2C_1A_DeleteMyAccount.
 [custom_policies]
 dir = "policies"
 settings = "policies/settings.json"
@@ -195,6 +195,10 @@ const POLICY_FILES: &[(&str, &str)] = &[
     (
         "RestStepAccessCode.xml",
         include_str!("../../../samples/custom-policies/contoso/RestStepAccessCode.xml"),
+    ),
+    (
+        "DeleteMyAccount.xml",
+        include_str!("../../../samples/custom-policies/contoso/DeleteMyAccount.xml"),
     ),
 ];
 
@@ -299,6 +303,7 @@ mod tests {
             "B2C_1A_signup_signin_balance",
             "B2C_1A_rest_jsonpath",
             "B2C_1A_rest_step_accesscode",
+            "B2C_1A_DeleteMyAccount",
         ] {
             assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
         }

@@ -71,6 +71,13 @@ pub trait Directory: Send + Sync {
     /// Overwrites the given attributes; `null` removes one.
     async fn write(&self, object_id: &str, attributes: ClaimValues) -> Result<(), EnvError>;
     async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError>;
+    /// Deletes the user, its identities, sessions and refresh tokens (`DeleteClaimsPrincipal`);
+    /// `false` when there was no such user.
+    async fn delete(&self, object_id: &str) -> Result<bool, EnvError> {
+        Err(EnvError::new(format!(
+            "this directory cannot delete users ({object_id})"
+        )))
+    }
 }
 
 /// The answer of a REST claims exchange, as the engine needs it.

@@ -54,6 +54,9 @@ pub struct JourneyState {
     /// Where each `InvokeSubJourney` of type `Call` returns to.
     #[serde(default)]
     pub calls: Vec<Frame>,
+    /// The object id a `DeleteClaimsPrincipal` profile deleted in this journey.
+    #[serde(default)]
+    pub user_deleted: Option<String>,
 }
 
 /// A user journey or a sub journey: their ids live apart (the starter pack has both a
@@ -91,6 +94,7 @@ impl JourneyState {
             verification: controls::VerificationState::default(),
             journey: None,
             calls: Vec::new(),
+            user_deleted: None,
         }
     }
 
@@ -158,6 +162,8 @@ pub struct Issued {
     pub object_id: String,
     /// The relying party's output claims under their token names.
     pub claims: serde_json::Map<String, Value>,
+    /// The journey deleted the user (`DeleteClaimsPrincipal`): no session may name it.
+    pub user_deleted: bool,
 }
 
 /// Why a journey ends with an error for the app; the server maps each to its OAuth error once.
@@ -1060,6 +1066,16 @@ impl<'a> Engine<'a> {
                 {
                     return Ok(result);
                 }
+                if profile.kind == TechnicalProfileKind::Directory
+                    && profile
+                        .metadata
+                        .get(names::OPERATION)
+                        .is_some_and(|o| o.eq_ignore_ascii_case("DeleteClaimsPrincipal"))
+                {
+                    state.user_deleted = claims
+                        .get(&ClaimTypeId::new(names::OBJECT_ID))
+                        .and_then(text);
+                }
             }
         }
         match self.finish_profile_for(profile, claims, &state.context, caller)? {
@@ -1382,9 +1398,14 @@ impl<'a> Engine<'a> {
                     self.load_user(profile, claims, context, &user);
                 }
             }
+            "deleteclaimsprincipal" => {
+                if let Some(user) = existing {
+                    self.env.directory.delete(&user.object_id).await?;
+                }
+            }
             other => {
                 return Err(EngineError::Policy(format!(
-                    "{}: directory profile '{}' has Operation '{other}' (supported: Read, Write, DeleteClaims)",
+                    "{}: directory profile '{}' has Operation '{other}' (supported: Read, Write, DeleteClaims, DeleteClaimsPrincipal)",
                     profile.span, profile.id
                 )));
             }
@@ -1425,6 +1446,7 @@ impl<'a> Engine<'a> {
         }
         state.claims = claims;
         Ok(Issued {
+            user_deleted: state.user_deleted.as_deref() == Some(object_id.as_str()),
             object_id,
             claims: out,
         })

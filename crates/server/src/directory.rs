@@ -305,6 +305,17 @@ impl Directory for StoreDirectory {
 
     /// A new password (a reset) ends every SSO session and refresh token of the account
     /// (CONTRACTS.md §9): whoever knew the old one is signed out everywhere.
+    async fn delete(&self, object_id: &str) -> Result<bool, EnvError> {
+        let deleted = self.store.delete_user(object_id).await.map_err(env_error)?;
+        if deleted {
+            tracing::info!(
+                object_id,
+                "user deleted with its identities, sessions and refresh tokens"
+            );
+        }
+        Ok(deleted)
+    }
+
     async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError> {
         let hash = self.hasher.hash(password.to_owned()).await?;
         self.store

@@ -225,6 +225,31 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a user with its identities, SSO sessions and refresh tokens, in one
+    /// transaction; `false` if there was no such user.
+    pub async fn delete_user(&self, object_id: &str) -> Result<bool, StoreError> {
+        let dependents = [
+            "DELETE FROM identities WHERE object_id = $1",
+            "DELETE FROM sso_sessions WHERE object_id = $1",
+            "DELETE FROM refresh_tokens WHERE object_id = $1",
+        ];
+        let user = "DELETE FROM users WHERE object_id = $1";
+        let rows = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for sql in dependents {
+                sqlx::query(sql).bind(object_id).execute(&mut *tx).await?;
+            }
+            let rows = sqlx::query(user)
+                .bind(object_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            rows
+        });
+        Ok(rows > 0)
+    }
+
     /// [`StoreError::NotFound`] if there is no such user.
     pub async fn set_password_hash(
         &self,
@@ -531,7 +556,37 @@ pub(crate) mod tests {
         );
     }
 
+    async fn delete_user_removes_the_account_and_its_identities(db: TestDb) {
+        let store = &db.store;
+        store
+            .create_user(&new_user("u1", "ada@example.com"))
+            .await
+            .unwrap();
+        store
+            .create_user(&new_user("u2", "bob@example.com"))
+            .await
+            .unwrap();
+        assert!(store.delete_user("u1").await.unwrap());
+        assert!(store.user("u1").await.unwrap().is_none());
+        let found = store
+            .user_by_identity("emailAddress", "contoso.onmicrosoft.com", "ada@example.com")
+            .await
+            .unwrap();
+        assert!(found.is_none());
+        assert!(store.user("u2").await.unwrap().is_some(), "others stay");
+        assert!(
+            !store.delete_user("u1").await.unwrap(),
+            "a second delete finds nobody"
+        );
+        // The address can sign up again.
+        store
+            .create_user(&new_user("u3", "ada@example.com"))
+            .await
+            .unwrap();
+    }
+
     on_each_backend!(
+        delete_user_removes_the_account_and_its_identities,
         create_and_read_user,
         duplicate_identity_is_a_conflict_and_writes_nothing,
         identity_lookup_ignores_case,

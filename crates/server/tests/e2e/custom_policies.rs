@@ -936,3 +936,55 @@ async fn radio_buttons_multi_selects_dates_and_paragraphs_post_what_b2c_posts() 
     assert_eq!(id["interests"], json!(["art", "chess"]));
     assert_eq!(id["birthdate"], "1990-05-17");
 }
+
+#[tokio::test]
+async fn delete_my_account_removes_the_user_its_sessions_and_refresh_tokens() {
+    let (apis, _) = spawn_apis().await;
+    let app = spawn_custom(&apis).await;
+    let susi = "B2C_1A_signup_signin";
+    let email = unique_email("gone");
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, susi, WEB_CLIENT, &[]);
+    let callback = sign_up_custom(&browser, &start, &email, "gus")
+        .await
+        .callback();
+    let (_, tokens) = redeem_for(&app, susi, callback.get("code").unwrap_or_default(), None).await;
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // In the signed-in browser: a confirmation page (a Paragraph), then the deletion.
+    let delete = authorize_url(&app, "B2C_1A_DeleteMyAccount", WEB_CLIENT, &[]);
+    let page = browser.get(&delete).await.page();
+    assert!(page.body.contains("will be deleted"), "{}", page.body);
+    let callback = browser
+        .submit(&page, &[("action", "continue")])
+        .await
+        .callback();
+    assert!(callback.get("code").is_some(), "{callback:?}");
+    // No session names the deleted user: the same browser is asked to sign in.
+    let page = browser.get(&start).await.page();
+    assert!(page.has_input("signInName"), "{}", page.body);
+
+    // The account is gone: no sign-in, no refresh, and the address can sign up again.
+    let page = sign_in(&Browser::new(&app), &start, &email, PASSWORD)
+        .await
+        .page();
+    assert!(page.alert().is_some(), "{}", page.body);
+    let (status, body) = token_request_for(
+        &app,
+        susi,
+        &[
+            ("grant_type", "refresh_token".into()),
+            ("client_id", WEB_CLIENT.into()),
+            ("client_secret", WEB_SECRET.into()),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    sign_up_custom(&Browser::new(&app), &start, &email, "gus")
+        .await
+        .callback();
+}
