@@ -593,14 +593,7 @@ impl<'a> Engine<'a> {
                         return Ok(self.federate(state, profile));
                     }
                     if profile.kind == TechnicalProfileKind::SelfAsserted {
-                        state.awaiting = Some(profile.id.clone());
-                        self.prefill(state, profile)?;
-                        return Ok(Outcome::Page(self.page(
-                            state,
-                            &profile.id,
-                            None,
-                            BTreeMap::new(),
-                        )?));
+                        return self.show(state, profile);
                     }
                     let step_name = format!("{}", step.order);
                     let mut claims = state.claims.clone();
@@ -681,17 +674,26 @@ impl<'a> Engine<'a> {
                         )));
                     };
                     let profile = self.profile(&exchange.technical_profile)?;
-                    state.awaiting = Some(profile.id.clone());
-                    self.prefill(state, profile)?;
-                    return Ok(Outcome::Page(self.page(
-                        state,
-                        &profile.id,
-                        None,
-                        BTreeMap::new(),
-                    )?));
+                    return self.show(state, profile);
                 }
             }
         }
+    }
+
+    /// Shows the page of a self-asserted profile, prefilled, and waits for it.
+    fn show(
+        &self,
+        state: &mut JourneyState,
+        profile: &TechnicalProfile,
+    ) -> Result<Outcome, EngineError> {
+        state.awaiting = Some(profile.id.clone());
+        self.prefill(state, profile)?;
+        Ok(Outcome::Page(self.page(
+            state,
+            &profile.id,
+            None,
+            BTreeMap::new(),
+        )?))
     }
 
     /// Input claims of a self-asserted profile fill its page: values of the bag, else defaults.

@@ -95,6 +95,21 @@ async fn sign_up_custom(browser: &Browser, start: &str, email: &str, given: &str
         .await
 }
 
+/// A refresh grant of the web app at `policy`.
+async fn refresh_grant(app: &TestApp, policy: &str, token: String) -> (reqwest::StatusCode, Value) {
+    token_request_for(
+        app,
+        policy,
+        &[
+            ("grant_type", "refresh_token".into()),
+            ("client_id", WEB_CLIENT.into()),
+            ("client_secret", WEB_SECRET.into()),
+            ("refresh_token", token),
+        ],
+    )
+    .await
+}
+
 fn id_claims(tokens: &Value) -> Value {
     claims(tokens["id_token"].as_str().unwrap_or_default())
 }
@@ -191,17 +206,7 @@ async fn the_starter_pack_shaped_set_signs_up_signs_in_edits_and_refreshes() {
 
     // Refresh: the token journey (RedeemRefreshToken) reads the user again, so the first
     // session's refresh token now carries the edited names; the refresh token rotates.
-    let (status, refreshed) = token_request_for(
-        &app,
-        policy,
-        &[
-            ("grant_type", "refresh_token".into()),
-            ("client_id", WEB_CLIENT.into()),
-            ("client_secret", WEB_SECRET.into()),
-            ("refresh_token", refresh.clone()),
-        ],
-    )
-    .await;
+    let (status, refreshed) = refresh_grant(&app, policy, refresh.clone()).await;
     assert_eq!(status, 200, "{refreshed}");
     let id = id_claims(&refreshed);
     assert_eq!(id["given_name"], "Ada");
@@ -264,17 +269,7 @@ async fn forgot_password_runs_the_reset_sub_journey_and_ends_old_refresh_tokens(
     sign_in(&Browser::new(&app), &start, &email, new_password)
         .await
         .callback();
-    let (status, body) = token_request_for(
-        &app,
-        policy,
-        &[
-            ("grant_type", "refresh_token".into()),
-            ("client_id", WEB_CLIENT.into()),
-            ("client_secret", WEB_SECRET.into()),
-            ("refresh_token", refresh),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&app, policy, refresh).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -471,17 +466,7 @@ async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
     assert_eq!(id_claims(&tokens)["tid"], TENANT_ID);
 
     // Refresh through RedeemRefreshToken: the edited name.
-    let (status, refreshed) = token_request_for(
-        &app,
-        susi,
-        &[
-            ("grant_type", "refresh_token".into()),
-            ("client_id", WEB_CLIENT.into()),
-            ("client_secret", WEB_SECRET.into()),
-            ("refresh_token", refresh),
-        ],
-    )
-    .await;
+    let (status, refreshed) = refresh_grant(&app, susi, refresh).await;
     assert_eq!(status, 200, "{refreshed}");
     assert_eq!(id_claims(&refreshed)["given_name"], "Mila");
 
@@ -972,17 +957,7 @@ async fn delete_my_account_removes_the_user_its_sessions_and_refresh_tokens() {
         .await
         .page();
     assert!(page.alert().is_some(), "{}", page.body);
-    let (status, body) = token_request_for(
-        &app,
-        susi,
-        &[
-            ("grant_type", "refresh_token".into()),
-            ("client_id", WEB_CLIENT.into()),
-            ("client_secret", WEB_SECRET.into()),
-            ("refresh_token", refresh),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&app, susi, refresh).await;
     assert_eq!(status, 400, "{body}");
     sign_up_custom(&Browser::new(&app), &start, &email, "gus")
         .await
