@@ -514,7 +514,16 @@ redirect_uris = ["https://jwt.ms"]
     #[test]
     fn the_reference_config_parses() {
         let text = include_str!("../../../docs/trustframe.toml");
+        // As copied, the example sections ("#= ") stay off: the file runs without a policy
+        // folder or key files.
         let c = parse(text, &[]).unwrap_or_else(|e| panic!("docs/trustframe.toml: {e}"));
+        assert!(c.custom_policies.is_none() && c.policy_keys.is_empty());
+        let text: String = text
+            .lines()
+            .map(|l| l.strip_prefix("#= ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&text, &[]).unwrap_or_else(|e| panic!("docs/trustframe.toml: {e}"));
         assert_eq!(c.tenant.name, "contoso");
         assert_eq!(
             c.server.tls_cert.as_deref(),
