@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use trustframe_connector::{
     Connector, ConnectorSettings, ExchangeOutcome, KeyStore, NoAudit, RestCall,
 };
+use trustframe_policy::rest::RestSettings;
 use trustframe_policy::{
     ClaimRef, ClaimTypeId, ClaimValues, ClaimsSchema, ResolverContext, TechnicalProfile,
     TechnicalProfileKind,
@@ -78,6 +79,11 @@ fn profile(url: &str, id: &str, timeout: &str) -> TechnicalProfile {
         .push(ClaimRef::new("email").partner("emailAddress"));
     p.output_claims.push(ClaimRef::new("balance"));
     p.output_claims.push(ClaimRef::new("loyaltyNumber"));
+    // As the server loads it: settings parsed once by the link pass (`link::prepare`).
+    // `UNPREPARED=1` leaves them out, so each call parses the metadata.
+    if std::env::var_os("UNPREPARED").is_none() {
+        p.rest = Some(Arc::new(RestSettings::from_profile(&p).unwrap()));
+    }
     p
 }
 

@@ -243,3 +243,57 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
         Err(problems)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use trustframe_policy::TechnicalProfileKind;
+
+    use super::*;
+
+    #[test]
+    fn restful_profiles_are_loaded_with_their_settings_prepared() {
+        let text = r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:8080"
+[tenant]
+name = "contoso"
+[storage]
+url = "sqlite://data/tf.db"
+[[applications]]
+name = "webapp1"
+client_id = "11112222-bbbb-3333-cccc-4444dddd5555"
+redirect_uris = ["https://jwt.ms"]
+[[api_connectors]]
+name = "check-access-code"
+url = "https://api.contoso.test/validate"
+auth = { type = "basic", username = "b2c", password = "change-me" }
+[[user_flows]]
+id = "B2C_1_signup"
+type = "sign_up"
+api_connectors = { post_attribute_collection = "check-access-code" }
+"#;
+        let config = Config::parse(text, Path::new("/tmp/trustframe.toml"), std::iter::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let loaded = load(&config, &"0".repeat(32)).unwrap_or_else(|e| panic!("{e}"));
+        let rest: Vec<_> = loaded
+            .policies
+            .iter()
+            .flat_map(|p| p.technical_profiles.values())
+            .filter(|tp| tp.kind == TechnicalProfileKind::Restful)
+            .collect();
+        assert!(!rest.is_empty());
+        for tp in rest {
+            let settings = tp
+                .rest
+                .as_ref()
+                .unwrap_or_else(|| panic!("{}: settings not prepared", tp.id));
+            assert_eq!(
+                settings.service_url.raw(),
+                "https://api.contoso.test/validate"
+            );
+        }
+    }
+}
