@@ -1,4 +1,4 @@
-//! The audit record of each call (CONTRACTS.md §3: "An API was called as part of a user flow",
+//! The audit record of each call (`add-api-connector.md`: "An API was called as part of a user flow",
 //! with `numberOfAttempts`). One record per exchange, after its retries.
 
 use std::sync::{Arc, Mutex};

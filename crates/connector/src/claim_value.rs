@@ -109,7 +109,7 @@ pub(crate) fn to_texts(value: &Value) -> Vec<String> {
 }
 
 /// Whether a claim holds a value: `null` and the empty string do not (a claim without a value is
-/// not sent, CONTRACTS.md §1 and §3).
+/// not sent, `restful-technical-profile.md`, `add-api-connector.md`).
 pub(crate) fn has_value(value: &Value) -> bool {
     match value {
         Value::Null => false,

@@ -1,4 +1,4 @@
-//! Output claim paths for `ResolveJsonPathsInJsonTokens` (CONTRACTS.md §1).
+//! Output claim paths for `ResolveJsonPathsInJsonTokens` (`restful-technical-profile.md`).
 //!
 //! B2C's docs write paths two ways, `contacts.0.person.name` and
 //! `contacts[0].person.emails[0].email`; both are read here by walking the JSON, which keeps the

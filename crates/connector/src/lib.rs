@@ -6,7 +6,8 @@
 //!
 //! - builds the request from the profile's input claims (`SendClaimsIn` Body, Form, Header,
 //!   QueryString or Url; `ClaimUsedForRequestPayload`; partner claim types, default values, claim
-//!   resolvers) — CONTRACTS.md §1; for API connectors the JSON body of §3 with `step`,
+//!   resolvers) — `restful-technical-profile.md`; for API connectors the JSON body of
+//!   `add-api-connector.md` with `step`,
 //!   `client_id` and `ui_locales`;
 //! - authenticates (`None`, `Basic`, `Bearer`, `ClientCertificate`, `ApiKeyHeader`, and our
 //!   OAuth2 `ClientCredentials` with a shared token cache);
@@ -61,7 +62,7 @@ impl ConnectorSettings {
     pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 }
 
-/// The outbound HTTPS client of CONTRACTS.md §11 (system roots plus `extra_root_pems`, TLS 1.2
+/// The outbound HTTPS client (ours, `[outbound]` in `docs/trustframe.toml`: system roots plus `extra_root_pems`, TLS 1.2
 /// or later, no redirects followed), for other outbound calls such as identity providers'.
 pub fn outbound_client(extra_root_pems: &[Vec<u8>]) -> Result<reqwest::Client, ConnectorError> {
     outbound::Clients::new(extra_root_pems).map(|c| c.base().clone())

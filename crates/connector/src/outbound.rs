@@ -1,4 +1,4 @@
-//! The outbound HTTPS client (CONTRACTS.md §11): system roots plus `[outbound] ca_files`,
+//! The outbound HTTPS client (ours, `[outbound]` in `docs/trustframe.toml`): system roots plus `[outbound] ca_files`,
 //! TLS 1.2 or later, no redirects followed. One client per client certificate (mutual TLS needs
 //! the identity in the TLS configuration), built on first use and kept.
 

@@ -9,7 +9,7 @@ use trustframe_policy::{ClaimTypeId, ClaimValues};
 pub enum ExchangeOutcome {
     /// The API accepted the call. `claims` are the output claims, typed per the claims schema
     /// (with their `DefaultValue`s); `cleared` are the claims the API sent as `null`, which leave
-    /// the claim without a value (CONTRACTS.md §1 "Nulls").
+    /// the claim without a value (`api-connectors-overview.md`).
     Continue {
         claims: ClaimValues,
         cleared: Vec<ClaimTypeId>,
@@ -59,7 +59,7 @@ pub enum FailureReason {
     MalformedResponse(String),
     /// The body is larger than `MaxResponseBytes`.
     TooLarge,
-    /// A 3xx: redirects are never followed (CONTRACTS.md §11).
+    /// A 3xx: redirects are never followed (ours: `docs/trustframe.toml` `[outbound]`).
     Redirect,
     /// Plain HTTP, or `AuthenticationType` `None`, outside development without
     /// `AllowInsecureAuthInProduction`.

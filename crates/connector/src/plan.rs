@@ -376,7 +376,7 @@ fn circuit(profile: &TechnicalProfile, rest: &RestSettings) -> CircuitSettings {
 }
 
 /// `extension_loyaltyNumber` → `extension_<appid>_loyaltyNumber`, as Graph names custom
-/// attributes (seed 004); a name that already carries an app id is kept.
+/// attributes (`add-api-connector.md`); a name that already carries an app id is kept.
 fn with_extensions_app_id(name: &str, app_id: &str) -> String {
     let Some(rest) = strip_prefix_ignore_case(name, "extension_") else {
         return name.to_owned();

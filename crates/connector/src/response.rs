@@ -1,5 +1,6 @@
 //! Reading an answer: the RESTful technical profile contract (2xx claims, 409 error,
-//! CONTRACTS.md §1) and the API-connector contract (`version` + `action`, CONTRACTS.md §3).
+//! `restful-technical-profile.md`) and the API-connector contract (`version` + `action`,
+//! `add-api-connector.md`).
 
 use serde_json::{Map, Value};
 use trustframe_policy::rest::ApiConnectorStep;
@@ -74,7 +75,7 @@ fn restful_claims(plan: &Plan, body: &[u8]) -> ExchangeOutcome {
         .iter()
         .any(|o| !(o.always_default && o.default.is_some()));
     let text = String::from_utf8_lossy(body);
-    // An API that only validates may answer 200 with no body at all (seed 000).
+    // An API that only validates may answer 200 with no body at all (`api-connectors-overview.md`).
     let json = if reads_body && !text.trim().is_empty() {
         match serde_json::from_str::<Value>(&text) {
             Ok(v) => v,
@@ -195,7 +196,7 @@ fn check_version(object: &Map<String, Value>) -> Result<(), String> {
 
 /// A returned key for an output claim: the exact name, else the custom-attribute name with or
 /// without the extensions app id (`extension_<appid>_loyaltyNumber` and
-/// `extension_loyaltyNumber` are the same attribute, seed 004).
+/// `extension_loyaltyNumber` are the same attribute, `add-api-connector.md`).
 fn connector_claim(object: &Map<String, Value>, name: &str) -> Found {
     if let Some(v) = object.get(name) {
         return Found::One(v.clone());
@@ -239,8 +240,8 @@ fn map_outputs(plan: &Plan, mut find: impl FnMut(&OutputSpec) -> Found) -> Excha
                 }
                 continue;
             }
-            // CONTRACTS.md §1: a key sent as null leaves the claim without a value; the
-            // DefaultValue is for claims the API does not return, so it does not apply.
+            // A key sent as null leaves the claim without a value (`api-connectors-overview.md`);
+            // the DefaultValue is for claims the API does not return, so it does not apply.
             Found::One(Value::Null) => {
                 cleared.push(spec.claim.clone());
                 continue;

@@ -1,4 +1,4 @@
-//! The API-connector contract (CONTRACTS.md §3; seeds 002 and 004).
+//! The API-connector contract (`add-api-connector.md`).
 
 use serde_json::{Value, json};
 use trustframe_connector::{ExchangeOutcome, FailureReason, KeyStore};

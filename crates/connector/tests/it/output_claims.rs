@@ -1,5 +1,5 @@
 //! Output claims: flat bodies, JSON paths, types, nulls, default values, claim resolvers
-//! (CONTRACTS.md §1, §4).
+//! (`restful-technical-profile.md`, `claim-resolver-overview.md`).
 
 use serde_json::json;
 use trustframe_connector::{FailureReason, KeyStore};

@@ -1,4 +1,4 @@
-//! Timeouts, retries, response size (CONTRACTS.md §1 "Timeouts", §3; seeds 002 and 004).
+//! Timeouts, retries, response size (`restful-technical-profile.md`, `add-api-connector.md`).
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ async fn a_5xx_is_retried_twice_for_technical_profiles() {
             reason: FailureReason::Status(503)
         }
     );
-    assert_eq!(api.hits(), 3, "3 tries in total (seed 002)");
+    assert_eq!(api.hits(), 3, "3 tries in total (restful-technical-profile.md)");
     let record = h.last_record();
     assert_eq!(record.attempts, 3);
     assert_eq!(record.outcome, "failed:status_503");
@@ -39,7 +39,7 @@ async fn a_5xx_is_retried_once_for_api_connectors_and_success_ends_the_retries()
         failure(&h.exchange(&t, &claims(&[])).await),
         FailureReason::Status(500)
     );
-    assert_eq!(api.hits(), 2, "one retry (seed 004)");
+    assert_eq!(api.hits(), 2, "one retry (add-api-connector.md)");
     let record = h.last_record();
     assert_eq!(record.detail["numberOfAttempts"], json!(2));
 

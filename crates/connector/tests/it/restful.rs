@@ -1,4 +1,4 @@
-//! The RESTful technical profile's error contract: HTTP 409 (CONTRACTS.md §1).
+//! The RESTful technical profile's error contract: HTTP 409 (`restful-technical-profile.md`).
 
 use serde_json::json;
 use trustframe_connector::{ExchangeOutcome, FailureReason, KeyStore};

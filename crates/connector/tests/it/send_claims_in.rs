@@ -1,4 +1,4 @@
-//! SendClaimsIn: what the API receives in each mode (CONTRACTS.md §1).
+//! SendClaimsIn: what the API receives in each mode (`restful-technical-profile.md`).
 
 use serde_json::json;
 use trustframe_connector::KeyStore;

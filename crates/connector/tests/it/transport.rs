@@ -1,4 +1,4 @@
-//! HTTPS only (unless allowed), trusted roots, no redirects (CONTRACTS.md §11).
+//! HTTPS only (unless allowed), trusted roots, no redirects (ours: `[outbound]` in `docs/trustframe.toml`).
 
 use serde_json::json;
 use trustframe_connector::{ConnectorSettings, FailureReason, KeyStore};
