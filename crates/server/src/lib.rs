@@ -10,6 +10,7 @@ pub mod config;
 pub mod cookies;
 pub mod directory;
 pub mod federation;
+pub mod journeys;
 pub mod mail;
 pub mod metrics;
 pub mod pages;

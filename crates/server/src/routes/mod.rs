@@ -1,6 +1,7 @@
 //! Routes in B2C's URL shapes (ARCHITECTURE.md "URL shapes"). Tenant and policy are matched
 //! without regard to case; unknown query parameters are ignored.
 
+mod answer;
 mod authresp;
 mod home;
 mod journey;
