@@ -446,19 +446,10 @@ fn authentication(profile: &TechnicalProfile) -> Result<Authentication, RestSett
             Authentication::ApiKeyHeader
         }
         "clientcredentials" => {
-            let token_endpoint =
-                text(profile, md::TOKEN_ENDPOINT).ok_or(RestSettingsError::Missing {
-                    key: md::TOKEN_ENDPOINT,
-                })?;
-            if !token_endpoint.contains("://") {
-                return Err(invalid(md::TOKEN_ENDPOINT, "not an absolute URL"));
-            }
+            let authentication = client_credentials(profile)?;
             require_key(md::KEY_CLIENT_ID)?;
             require_key(md::KEY_CLIENT_SECRET)?;
-            Authentication::ClientCredentials {
-                token_endpoint,
-                scope: text(profile, md::TOKEN_SCOPE),
-            }
+            authentication
         }
         other => {
             return Err(invalid(
@@ -469,6 +460,20 @@ fn authentication(profile: &TechnicalProfile) -> Result<Authentication, RestSett
                 ),
             ));
         }
+    })
+}
+
+/// Ours: OAuth2 client credentials at `TokenEndpoint`, for `TokenScope`.
+fn client_credentials(profile: &TechnicalProfile) -> Result<Authentication, RestSettingsError> {
+    let token_endpoint = text(profile, md::TOKEN_ENDPOINT).ok_or(RestSettingsError::Missing {
+        key: md::TOKEN_ENDPOINT,
+    })?;
+    if !token_endpoint.contains("://") {
+        return Err(invalid(md::TOKEN_ENDPOINT, "not an absolute URL"));
+    }
+    Ok(Authentication::ClientCredentials {
+        token_endpoint,
+        scope: text(profile, md::TOKEN_SCOPE),
     })
 }
 
