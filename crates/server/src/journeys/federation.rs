@@ -38,6 +38,11 @@ pub fn redirect_uri(state: &AppState, tenant: &Tenant) -> String {
     format!("{}/{}/oauth2/authresp", state.public_url, tenant.domain)
 }
 
+/// The OAuth error code `crate::federation` names for the app (`server_error` if unknown).
+fn oauth_error(code: &str) -> ErrorCode {
+    serde_json::from_value(Value::String(code.to_owned())).unwrap_or(ErrorCode::ServerError)
+}
+
 /// Ends the journey on a page that says what failed; "back to the application" delivers
 /// `error` + `description` to the app.
 async fn fail(
@@ -46,16 +51,14 @@ async fn fail(
     id: &str,
     mut stored: StoredJourney,
     failure: FederationFailure,
-    error: &str,
+    error: ErrorCode,
     description: String,
 ) -> Result<Next, JourneyProblem> {
     state.metrics.journey(&tenant.name, "error");
-    let code = serde_json::from_value::<ErrorCode>(Value::String(error.to_owned()))
-        .unwrap_or(ErrorCode::ServerError);
     stored.finished = Some(tenant.oidc.authorize_error(
         &stored.request,
         &JourneyError::Other {
-            error: code,
+            error,
             description: description.clone(),
         },
     ));
@@ -111,7 +114,7 @@ pub(super) async fn federate(
                 FederationFailure::Unavailable {
                     provider: request.display_name.clone(),
                 },
-                shown.error,
+                oauth_error(shown.error),
                 shown.description,
             )
             .await
@@ -159,7 +162,7 @@ pub(super) async fn answered(
             id,
             stored,
             FederationFailure::StateMismatch,
-            "access_denied",
+            ErrorCode::AccessDenied,
             format!(
                 "The answer from the identity provider '{provider}' does not match this sign-in (state mismatch): it was refused."
             ),
@@ -210,9 +213,9 @@ pub(super) async fn redeem(
         // B2C: the provider's error goes to the app with AADB2C90273 (a user who cancels at
         // the provider comes back with access_denied).
         let code = if error == "access_denied" {
-            "access_denied"
+            ErrorCode::AccessDenied
         } else {
-            "server_error"
+            ErrorCode::ServerError
         };
         let description = format!(
             "AADB2C90273: An invalid response was received from the identity provider '{provider}': 'Error: {error}, Error Description: {detail}'"
@@ -233,7 +236,7 @@ pub(super) async fn redeem(
             id,
             stored,
             failure,
-            "server_error",
+            ErrorCode::ServerError,
             description,
         )
         .await
@@ -260,7 +263,7 @@ pub(super) async fn redeem(
                 id,
                 stored,
                 failure,
-                shown.error,
+                oauth_error(shown.error),
                 shown.description,
             )
             .await

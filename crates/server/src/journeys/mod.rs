@@ -478,3 +478,6 @@ pub async fn federated(state: &AppState, journey: Journey) -> Result<Next, Journ
         federation::Redeemed::Ended(next) => Ok(next),
     }
 }
+
+#[cfg(test)]
+mod tests;
