@@ -44,7 +44,10 @@ macro_rules! case_insensitive_id {
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0.to_lowercase() == other.to_lowercase()
+                if self.0.is_ascii() && other.is_ascii() {
+                    return self.0.eq_ignore_ascii_case(other);
+                }
+                self.folded().eq(other.chars().flat_map(char::to_lowercase))
             }
         }
 
@@ -71,11 +74,24 @@ macro_rules! case_insensitive_id {
 
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> Ordering {
-                if self.0.is_ascii() && other.0.is_ascii() {
-                    let a = self.0.bytes().map(|b| b.to_ascii_lowercase());
-                    return a.cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()));
+                // Every map lookup of the engine lands here: one pass over the common prefix,
+                // deciding on its first ASCII difference. A non-ASCII byte before that falls
+                // back to folding whole strings; an ASCII prefix folds one-to-one, so the
+                // order is the folded order either way.
+                let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+                for (&x, &y) in a.iter().zip(b) {
+                    if x == y && x.is_ascii() {
+                        continue;
+                    }
+                    if !x.is_ascii() || !y.is_ascii() {
+                        return self.folded().cmp(other.folded());
+                    }
+                    let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+                    if x != y {
+                        return x.cmp(&y);
+                    }
                 }
-                self.folded().cmp(other.folded())
+                a.len().cmp(&b.len())
             }
         }
 
@@ -153,5 +169,41 @@ mod tests {
         map.insert(a, 1);
         assert_eq!(map.get(&b), Some(&1));
         assert_ne!(ClaimTypeId::new("email"), ClaimTypeId::new("emails"));
+        assert!(ClaimTypeId::new("Email") == "eMAIL");
+        assert!(ClaimTypeId::new("Straße") == "STRAßE");
+    }
+
+    #[test]
+    fn order_is_the_case_folded_order() {
+        let ids = [
+            "",
+            "a",
+            "A",
+            "ab",
+            "aB",
+            "a_b",
+            "a-b",
+            "AAD-UserReadUsingObjectId",
+            "aad-userread",
+            "SelfAsserted-LocalAccountSignin-Email",
+            "selfasserted-localaccountsignin-email",
+            "émail",
+            "Émail",
+            "email",
+            "emails",
+            "ema\u{212A}e",
+            "emake",
+            "zz",
+            "z\u{e9}",
+            "Z",
+        ];
+        for x in ids {
+            for y in ids {
+                let (a, b) = (ClaimTypeId::new(x), ClaimTypeId::new(y));
+                let folded = a.folded().cmp(b.folded());
+                assert_eq!(a.cmp(&b), folded, "{x:?} vs {y:?}");
+                assert_eq!(a == b, folded.is_eq(), "{x:?} == {y:?}");
+            }
+        }
     }
 }
