@@ -108,7 +108,8 @@ pub trait RestClient: Send + Sync {
     async fn exchange(&self, request: RestRequest<'_>) -> Result<RestOutcome, EnvError>;
 }
 
-/// A one-time code to e-mail (CONTRACTS.md §9). `Debug` leaves the code out: it is a secret.
+/// A one-time code to e-mail (`one-time-password-technical-profile.md`). `Debug` leaves the
+/// code out: it is a secret.
 pub struct CodeMail {
     pub to: String,
     pub code: String,

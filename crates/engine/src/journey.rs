@@ -23,7 +23,7 @@ mod federation;
 pub use controls::{ControlStatus, ControlView};
 pub use federation::FederationRequest;
 
-/// B2C's messages where a policy sets none (CONTRACTS.md §8, `error-codes.md`).
+/// B2C's messages where a policy sets none (`localization-string-ids.md`, `error-codes.md`).
 pub mod messages {
     pub const USER_EXISTS: &str =
         "A user with the specified ID already exists. Please choose a different one.";
@@ -45,7 +45,7 @@ pub struct JourneyState {
     pub context: ResolverContext,
     /// The journey continues a single sign-on session: sign-in pages are skipped.
     pub sso: bool,
-    /// One-time codes sent and display controls finished (CONTRACTS.md §9).
+    /// One-time codes sent and display controls finished (`display-control-verification.md`).
     #[serde(default)]
     pub verification: controls::VerificationState,
     /// The journey running: `None` is the relying party's default journey.
@@ -1258,7 +1258,7 @@ impl<'a> Engine<'a> {
             }
         }
         // The issuer of the key identity: the tenant for local accounts, the identity
-        // provider for a federated one (CONTRACTS.md §10).
+        // provider for a federated one (`user-profile-attributes.md`).
         let mut tenant = context.tenant_name.clone();
         if let (Some(issuer), Some(id)) = (federated_issuer, federated_id) {
             sign_in = Some(("federated".to_owned(), id));

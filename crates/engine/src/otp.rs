@@ -1,4 +1,4 @@
-//! One-time codes (CONTRACTS.md §9, `one-time-password-technical-profile.md`).
+//! One-time codes (`one-time-password-technical-profile.md`).
 //!
 //! A code is a secret: the journey state keeps only a salted SHA-256 of it, with its expiry and
 //! the tries left; it is compared in constant time and never logged. The code itself exists only

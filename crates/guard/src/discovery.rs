@@ -86,7 +86,7 @@ pub(crate) fn allowed_algorithms(listed: Option<&[String]>) -> Result<Vec<Algori
 }
 
 /// HTTPS always; plain HTTP only to this machine or when the operator said so, because keys
-/// fetched over plain HTTP can be swapped by anyone on the path (CONTRACTS.md §11).
+/// fetched over plain HTTP can be swapped by anyone on the path (`docs/operating.md`).
 pub(crate) fn check_scheme(url: &Url, allow_http: bool) -> Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),

@@ -1,7 +1,7 @@
 //! `/authorize` request validation (`openid-connect.md`, `authorization-code-flow.md`).
 //!
 //! Order matters: until the client and its redirect URI are known good, errors are shown on a
-//! page and never redirected (CONTRACTS.md §6); after that, errors go back to the app.
+//! page and never redirected (`error-codes.md`); after that, errors go back to the app.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The claims of ID and access tokens (`tokens-overview.md`, CONTRACTS.md §5).
+//! The claims of ID and access tokens (`tokens-overview.md`).
 
 use serde_json::{Map, Value, json};
 

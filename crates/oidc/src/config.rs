@@ -1,6 +1,6 @@
 //! Configuration types read from the server's TOML: registered applications and token settings.
 //!
-//! Defaults and ranges are B2C's (CONTRACTS.md §5, `configure-tokens.md`).
+//! Defaults and ranges are B2C's (`tokens-overview.md`, `configure-tokens.md`).
 
 use serde::Deserialize;
 

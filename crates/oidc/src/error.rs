@@ -3,7 +3,7 @@
 use trustframe_store::StoreError;
 
 /// Failures that are not the client's fault: storage, keys, corrupt stored grants.
-/// Their detail is for logs; apps only ever see `server_error` (CONTRACTS.md §6).
+/// Their detail is for logs; apps only ever see `server_error` (`error-codes.md`).
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     #[error("store: {0}")]

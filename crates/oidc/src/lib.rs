@@ -1,6 +1,6 @@
 //! The OpenID Connect provider protocol of Trustframe, without HTTP: B2C's URL shapes,
-//! metadata, keys, token claims and error codes (CONTRACTS.md §5, §6), so B2C clients work
-//! unchanged.
+//! metadata, keys, token claims and error codes (`tokens-overview.md`, `error-codes.md`), so B2C
+//! clients work unchanged.
 //!
 //! The server calls one [`OidcService`]:
 //!

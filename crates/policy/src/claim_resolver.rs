@@ -1,6 +1,6 @@
 //! Claim resolvers: `{Culture:LCID}`, `{Policy:PolicyId}`, `{OIDC:ClientId}`, `{Claim:email}`…
-//! (CONTRACTS.md §4). Names are matched without regard to case; an unknown resolver, or one
-//! without a value, resolves to the empty string, as B2C does.
+//! (`claim-resolver-overview.md`). Names are matched without regard to case; an unknown
+//! resolver, or one without a value, resolves to the empty string, as B2C does.
 
 use std::collections::BTreeMap;
 

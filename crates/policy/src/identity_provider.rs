@@ -1,5 +1,6 @@
-//! External OpenID Connect identity providers (CONTRACTS.md §10): the `[[identity_providers]]`
-//! entry of the config and the `OpenIdConnect` technical profile it compiles into.
+//! External OpenID Connect identity providers (`identity-provider-generic-openid-connect.md`):
+//! the `[[identity_providers]]` entry of the config and the `OpenIdConnect` technical profile it
+//! compiles into.
 //!
 //! The metadata keys are those of B2C's OpenID Connect technical profile
 //! (`openid-connect-technical-profile.md`), so a custom policy's profile and a user flow's

@@ -469,7 +469,7 @@ pub enum TechnicalProfileKind {
     /// Federation with an external OpenID Connect provider.
     OpenIdConnect,
     /// One-time password generate/verify (`OneTimePasswordProtocolProvider`); `Operation`
-    /// metadata says which (CONTRACTS.md §9).
+    /// metadata says which (`one-time-password-technical-profile.md`).
     OneTimePassword,
     /// Sends a templated message through the tenant's mailer (`Template` metadata): our stand-in
     /// for B2C's SendGrid RESTful profile or its built-in verification e-mail.

@@ -1,5 +1,5 @@
-//! Metadata of the one-time password technical profile (CONTRACTS.md §9,
-//! `one-time-password-technical-profile.md`), with B2C's defaults, and of the mail profile that
+//! Metadata of the one-time password technical profile
+//! (`one-time-password-technical-profile.md`), with B2C's defaults, and of the mail profile that
 //! sends the code.
 
 /// `GenerateCode` or `VerifyCode`.

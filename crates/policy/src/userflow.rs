@@ -75,7 +75,7 @@ pub struct UserFlow {
     #[serde(default = "default_identity_providers")]
     pub identity_providers: Vec<String>,
     /// Local sign-up proves the e-mail address by code before the account is written (B2C's
-    /// default; CONTRACTS.md §9).
+    /// default; `disable-email-verification.md`).
     #[serde(default = "account::default_true")]
     pub email_verification: bool,
     /// What the sign-in page's "Forgot your password?" link does.
@@ -154,7 +154,7 @@ pub enum ApiConnectorAuth {
     },
 }
 
-/// An API connector (CONTRACTS.md §3).
+/// An API connector (`add-api-connector.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConnector {
@@ -279,7 +279,8 @@ fn claim(id: &str, label: &str, data_type: DataType) -> ClaimType {
     ClaimType::new(id, label, data_type)
 }
 
-/// B2C's "Strong" password rule (CONTRACTS.md §8): 8–64 characters, 3 of 4 character classes.
+/// B2C's "Strong" password rule (`password-complexity.md`): 8–64 characters, 3 of 4 character
+/// classes.
 pub fn strong_password() -> PredicateValidation {
     let classes: [(&str, &str); 4] = [
         ("Lowercase", "a-z"),
@@ -450,7 +451,7 @@ impl Builder<'_> {
     }
 
     /// The claim name an API connector uses: Graph's, with custom attributes as
-    /// `extension_<extensions app id>_<name>` (CONTRACTS.md §3).
+    /// `extension_<extensions app id>_<name>` (`add-api-connector.md`).
     fn graph_name(&self, claim: &str) -> String {
         match claim.strip_prefix("extension_") {
             Some(name) => format!("extension_{}_{name}", self.tenant.extensions_app_id),
@@ -534,7 +535,8 @@ impl Builder<'_> {
             .iter()
             .map(|c| ClaimRef::new(c.as_str()).partner(self.graph_name(c)))
             .collect();
-        // Any attribute may come back; `email` cannot be overwritten (seed 004).
+        // Any attribute may come back; `email` cannot be overwritten
+        // (`add-api-connector-token-enrichment.md`).
         let mut outputs = all_attributes(self.tenant);
         outputs.retain(|c| c != "email");
         tp.output_claims = outputs

@@ -1,4 +1,4 @@
-//! B2C's built-in e-mail verification (CONTRACTS.md §9, `one-time-password-technical-profile.md`,
+//! B2C's built-in e-mail verification (`one-time-password-technical-profile.md`,
 //! `display-control-verification.md`), shared by both front ends: a `VerificationControl`
 //! whose `SendCode` action generates a code and mails it and whose `VerifyCode` action checks it.
 //!

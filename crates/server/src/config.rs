@@ -50,7 +50,7 @@ pub struct Config {
     pub passwords: PasswordConfig,
     #[serde(default)]
     pub outbound: OutboundConfig,
-    /// Outgoing mail: verification codes (CONTRACTS.md §9).
+    /// Outgoing mail: verification codes (`one-time-password-technical-profile.md`).
     #[serde(default)]
     pub email: crate::mail::EmailConfig,
     #[serde(default)]
@@ -61,7 +61,8 @@ pub struct Config {
     pub user_flows: Vec<UserFlow>,
     #[serde(default)]
     pub api_connectors: Vec<ApiConnector>,
-    /// External OpenID Connect providers user flows may offer (CONTRACTS.md §10).
+    /// External OpenID Connect providers user flows may offer
+    /// (`identity-provider-generic-openid-connect.md`).
     #[serde(default)]
     pub identity_providers: Vec<IdentityProvider>,
     /// B2C custom policies: a folder of TrustFramework XML files.

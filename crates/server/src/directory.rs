@@ -187,7 +187,7 @@ fn to_directory_user(user: User) -> DirectoryUser {
         .into_iter()
         .map(|(k, v)| (k.into(), v))
         .collect();
-    // Graph's shape, for API connectors (CONTRACTS.md §3).
+    // Graph's shape, for API connectors (`add-api-connector.md`).
     attributes.insert(
         "identities".into(),
         serde_json::to_value(&identities).unwrap_or(Value::Null),
@@ -304,7 +304,7 @@ impl Directory for StoreDirectory {
     }
 
     /// A new password (a reset) ends every SSO session and refresh token of the account
-    /// (CONTRACTS.md §9): whoever knew the old one is signed out everywhere.
+    /// (`add-password-reset-policy.md`): whoever knew the old one is signed out everywhere.
     async fn delete(&self, object_id: &str) -> Result<bool, EnvError> {
         let deleted = self.store.delete_user(object_id).await.map_err(env_error)?;
         if deleted {

@@ -1,9 +1,10 @@
-//! The relying-party side of an external OpenID Connect identity provider (CONTRACTS.md §10,
-//! B2C's `openid-connect-technical-profile.md`): authorization code flow with PKCE (S256), a
-//! nonce and a state bound to the journey; discovery and keys fetched through the outbound
-//! client (CONTRACTS.md §11) and cached; the ID token checked (signature with the provider's
-//! keys and an asymmetric algorithm its metadata lists, `iss` equal to the metadata's issuer,
-//! `aud` our client id, `exp`/`nbf` with leeway, `nonce`).
+//! The relying-party side of an external OpenID Connect identity provider
+//! (`identity-provider-generic-openid-connect.md`, B2C's `openid-connect-technical-profile.md`):
+//! authorization code flow with PKCE (S256), a nonce and a state bound to the journey;
+//! discovery and keys fetched through the outbound client (`docs/operating.md`) and cached;
+//! the ID token checked (signature with the provider's keys and an asymmetric algorithm its
+//! metadata lists, `iss` equal to the metadata's issuer, `aud` our client id, `exp`/`nbf` with
+//! leeway, `nonce`).
 //!
 //! Everything about a provider comes from its `OpenIdConnect` technical profile, so a custom
 //! policy's profile and a user flow's `[[identity_providers]]` entry behave alike.

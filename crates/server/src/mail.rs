@@ -1,9 +1,9 @@
-//! Outgoing mail (CONTRACTS.md §9): the verification-code message, from our templates in the
-//! user's language, through SMTP (plain, STARTTLS or implicit TLS, optional AUTH), the log
-//! (development: the code is logged, that is the point), or the development mailbox of the
-//! demo (`/dev/mailbox`).
+//! Outgoing mail (`one-time-password-technical-profile.md`): the verification-code message,
+//! from our templates in the user's language, through SMTP (plain, STARTTLS or implicit TLS,
+//! optional AUTH), the log (development: the code is logged, that is the point), or the
+//! development mailbox of the demo (`/dev/mailbox`).
 //!
-//! SMTP with TLS trusts what every outbound call trusts (CONTRACTS.md §11): the system's roots
+//! SMTP with TLS trusts what every outbound call trusts (`docs/operating.md`): the system's roots
 //! plus `[outbound] ca_files`, TLS 1.2 or later. The SMTP password lives only inside the
 //! transport: [`SmtpUrl`]'s `Debug` and `Display` hide it, and it is never logged.
 

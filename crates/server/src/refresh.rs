@@ -14,7 +14,7 @@ use trustframe_policy::{ClaimValues, Policy, ResolverContext};
 
 use crate::Tenant;
 
-/// What the claim resolvers of a journey see (CONTRACTS.md §4).
+/// What the claim resolvers of a journey see (`claim-resolver-overview.md`).
 pub fn resolver_context(
     tenant: &Tenant,
     policy: &Policy,

@@ -1,4 +1,5 @@
-//! Access-code validation (seed 000): `88888` is the one valid code.
+//! Access-code validation (`custom-policies-series-call-rest-api.md`): `88888` is the one
+//! valid code.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,6 +1,7 @@
-//! Contact lookup with a nested answer (seed 001, "Receiving data"): the back end's contact record
-//! for an email, for a RESTful technical profile with `ResolveJsonPathsInJsonTokens` that reads
-//! `contacts.0.person.name` or `contacts[0].person.emails[0].email`.
+//! Contact lookup with a nested answer (`api-connectors-overview.md`, "Receiving data"): the back
+//! end's contact record for an email, for a RESTful technical profile with
+//! `ResolveJsonPathsInJsonTokens` that reads `contacts.0.person.name` or
+//! `contacts[0].person.emails[0].email`.
 //!
 //! `{"contacts":[{"id","person":{"name","loyaltyNumber","emails":[{"id","type","email"}]}}]}`;
 //! the name comes from the address (`emily.smith@…` → `Emily Smith`), the loyalty number is the

@@ -2,17 +2,18 @@
 //!
 //! | path | contract | what |
 //! |---|---|---|
-//! | `POST /validate-accesscode` | RESTful profile (409) or API connector (400) | `88888` is the only valid code (seed 000) |
-//! | `POST /GetProfile` | RESTful profile or API connector | balance by `objectId`; unknown users get `50.00` (seed 004) |
-//! | `POST /GetContacts` | RESTful profile | a nested contact record by `email`, for JSON-path output claims (seed 001) |
+//! | `POST /validate-accesscode` | RESTful profile (409) or API connector (400) | `88888` is the only valid code (`custom-policies-series-call-rest-api.md`) |
+//! | `POST /GetProfile` | RESTful profile or API connector | balance by `objectId`; unknown users get `50.00` (`add-api-connector-token-enrichment.md`) |
+//! | `POST /GetContacts` | RESTful profile | a nested contact record by `email`, for JSON-path output claims (`restful-technical-profile.md`) |
 //! | `POST /validate-email` | RESTful profile | rejects emails starting with `test`, returns the normalised email |
 //! | `POST /api-connector/validate-email` | API connector | the same as a `ValidationError` / `Continue` |
 //! | `POST /api-connector/capitalize-names` | API connector | `givenName`, `surname` with capital initials |
 //! | `POST /api-connector/loyalty-number` | API connector (`PreTokenIssuance`) | `extension_loyaltyNumber` for the token |
 //!
 //! Every endpoint takes JSON (or a urlencoded form, as `SendClaimsIn=Form` sends); a body with a
-//! `step` key is an API-connector request and gets an API-connector answer (CONTRACTS.md §3),
-//! otherwise the RESTful technical profile contract applies (CONTRACTS.md §1).
+//! `step` key is an API-connector request and gets an API-connector answer
+//! (`add-api-connector.md`), otherwise the RESTful technical profile contract applies
+//! (`restful-technical-profile.md`).
 
 mod access_code;
 mod contacts;

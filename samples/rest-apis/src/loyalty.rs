@@ -21,7 +21,8 @@ pub async fn lookup(State(state): State<SamplesState>, payload: Payload) -> Resp
     };
     let number = number_for(&state, user);
     let mut claims = Map::new();
-    // B2C accepts custom attributes with or without the extensions app id (seed 004).
+    // B2C accepts custom attributes with or without the extensions app id
+    // (`add-api-connector-token-enrichment.md`).
     claims.insert("extension_loyaltyNumber".to_owned(), Value::from(number));
     continue_with(claims)
 }

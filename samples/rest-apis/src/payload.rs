@@ -42,7 +42,7 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
 }
 
 impl Payload {
-    /// An API-connector request always carries `step` (seed 004).
+    /// An API-connector request always carries `step` (`add-api-connector.md`).
     pub fn is_api_connector(&self) -> bool {
         self.0.contains_key("step")
     }
@@ -77,7 +77,7 @@ impl Payload {
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// B2C's RESTful error body with HTTP 409 (CONTRACTS.md §1).
+/// B2C's RESTful error body with HTTP 409 (`restful-technical-profile.md`).
 pub fn conflict(code: &str, user_message: &str, developer_message: &str) -> Response {
     let request_id = format!("sample-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed));
     (

@@ -1,5 +1,6 @@
-//! Profile enrichment (seed 004): the balance of a user by `objectId`; a user the back end does
-//! not know is registered with a starting balance of `50.00`.
+//! Profile enrichment (`add-api-connector-token-enrichment.md`): the balance of a user by
+//! `objectId`; a user the back end does not know is registered with a starting balance of
+//! `50.00`.
 
 use axum::Json;
 use axum::extract::State;

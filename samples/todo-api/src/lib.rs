@@ -1,4 +1,5 @@
-//! The sample API of "Secure a Node.js web API" (seed 003, CONTRACTS.md §7), in Rust.
+//! The sample API of "Secure a Node.js web API"
+//! (`enable-authentication-in-node-web-app-with-api.md`), in Rust.
 //!
 //! `GET /api/values` answers `["Value1","Value2"]` to callers with a valid access token of the
 //! configured provider; no or an invalid token gets 401. With a policy configured (the docs'

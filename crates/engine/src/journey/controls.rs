@@ -1,6 +1,6 @@
-//! Display controls on self-asserted pages (CONTRACTS.md §9): the verification control's
-//! actions (send a code, verify it, change the address) and its place on the page; and the
-//! sign-in page's "Forgot your password?" link.
+//! Display controls on self-asserted pages (`display-control-verification.md`): the
+//! verification control's actions (send a code, verify it, change the address) and its place on
+//! the page; and the sign-in page's "Forgot your password?" link.
 //!
 //! A control's output claims count only once it has finished: the page cannot continue while
 //! the e-mail address it shows is not the one whose code was verified.
@@ -37,7 +37,8 @@ pub mod messages {
 }
 
 /// The exchange the "Forgot your password?" link names when the sign-in profile has no
-/// self-service override: selecting it returns `AADB2C90118` to the app (CONTRACTS.md §9).
+/// self-service override: selecting it returns `AADB2C90118` to the app
+/// (`add-password-reset-policy.md`).
 pub const FORGOT_PASSWORD_EXCHANGE: &str = "ForgotPassword";
 
 const CHANGE_CLAIMS: &str = "ChangeClaims";
@@ -97,7 +98,7 @@ fn control_value(control: &DisplayControl, claims: &ClaimValues) -> Option<Strin
 }
 
 fn same(a: &str, b: &str) -> bool {
-    // E-mail addresses are matched without regard to case (CONTRACTS.md §8).
+    // E-mail addresses are matched without regard to case (`identity-provider-local.md`).
     a.to_lowercase() == b.to_lowercase()
 }
 

@@ -1,4 +1,4 @@
-//! Federation with an external identity provider (CONTRACTS.md §10).
+//! Federation with an external identity provider (`openid-connect-technical-profile.md`).
 //!
 //! The engine does no protocol work: at an `OpenIdConnect` claims exchange it answers
 //! [`Outcome::Federate`] naming the technical profile, whose metadata tells the server where

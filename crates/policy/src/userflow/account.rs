@@ -1,5 +1,6 @@
-//! The account lifecycle a user flow gains (CONTRACTS.md §9), named after B2C's starter pack:
-//! e-mail verification on the sign-up page (a `VerificationControl` whose actions run the
+//! The account lifecycle a user flow gains (`one-time-password-technical-profile.md`,
+//! `add-password-reset-policy.md`, `add-profile-editing-policy.md`), named after B2C's starter
+//! pack: e-mail verification on the sign-up page (a `VerificationControl` whose actions run the
 //! `OneTimePassword` profiles and the mail profile), password reset (self-service inside the
 //! sign-in flow, or its own `password_reset` flow), and profile edit.
 
@@ -12,7 +13,7 @@ use crate::verification;
 
 use super::{Builder, ConfigError, UserFlow, UserFlowType};
 
-/// What "Forgot your password?" on the sign-in page does (CONTRACTS.md §9).
+/// What "Forgot your password?" on the sign-in page does (`add-password-reset-policy.md`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PasswordResetMode {

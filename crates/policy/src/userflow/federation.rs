@@ -1,7 +1,8 @@
-//! The steps a user flow gains from external identity providers (CONTRACTS.md §3, §10), named
-//! after B2C's starter pack (`SocialAndLocalAccounts`): a button per provider on the sign-in
-//! page, the provider's claims exchange, a directory read by the federated identity, the
-//! `PostFederationSignup` API connector, and the attribute page that writes a new user.
+//! The steps a user flow gains from external identity providers (`add-api-connector.md`,
+//! `identity-provider-generic-openid-connect.md`), named after B2C's starter pack
+//! (`SocialAndLocalAccounts`): a button per provider on the sign-in page, the provider's claims
+//! exchange, a directory read by the federated identity, the `PostFederationSignup` API
+//! connector, and the attribute page that writes a new user.
 
 use crate::identity_provider::{self, IdentityProvider, LOCAL};
 use crate::ids::TechnicalProfileId;

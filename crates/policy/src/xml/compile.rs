@@ -610,7 +610,8 @@ impl<'a> Compiler<'a> {
                         .to_ascii_lowercase()
                 };
                 // The starter pack's `login-NonInteractive`: B2C runs it as a ROPC call to
-                // Entra ID; Trustframe checks the password locally (CONTRACTS.md §12).
+                // Entra ID (`custom-policies-series-sign-up-or-sign-in.md`); Trustframe checks
+                // the password locally.
                 let entra = metadata("ProviderName").contains("sts.windows.net")
                     || metadata("METADATA").contains("login.microsoftonline.com");
                 let password_input = e.list("InputClaims", "InputClaim").any(|c| {
@@ -917,7 +918,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// `PartnerClaimType="Verified.Email"` on a self-asserted output claim: B2C's built-in
-    /// e-mail verification (`self-asserted-technical-profile.md`, CONTRACTS.md §12), unless
+    /// e-mail verification (`self-asserted-technical-profile.md`), unless
     /// the profile's `EnforceEmailVerification` metadata is `false`.
     fn email_verification(
         &mut self,

@@ -1,5 +1,5 @@
-//! The custom-policy front end: a set of B2C TrustFramework XML files (CONTRACTS.md §12,
-//! `custom-policy-overview.md`, `trustframeworkpolicy.md`) compiled into the same [`Policy`]
+//! The custom-policy front end: a set of B2C TrustFramework XML files (`custom-policy-overview.md`,
+//! `trustframeworkpolicy.md`) compiled into the same [`Policy`]
 //! model the user-flow compiler produces, one per relying-party file.
 //!
 //! [`load`] parses every file ([`tree`]), resolves the `BasePolicy` chains, merges each

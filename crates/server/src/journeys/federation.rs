@@ -1,4 +1,5 @@
-//! Federation with external OpenID Connect providers (CONTRACTS.md §10).
+//! Federation with external OpenID Connect providers
+//! (`identity-provider-generic-openid-connect.md`).
 //!
 //! 1. The engine answers `Outcome::Federate`: [`federate`] remembers a PKCE verifier, a nonce
 //!    and a state `{journey id}.{random}` in the journey and sends the browser to the provider.

@@ -1,7 +1,8 @@
-//! Federation with external OpenID Connect providers, as HTTP (CONTRACTS.md §10; the steps are
-//! in [`crate::journeys`]): the provider's answer at `/{tenant}/oauth2/authresp`, by query or
-//! `form_post`, and `…/journey/{id}/federated`, where the browser that started the journey
-//! comes back to have the code redeemed.
+//! Federation with external OpenID Connect providers, as HTTP
+//! (`identity-provider-generic-openid-connect.md`; the steps are in [`crate::journeys`]): the
+//! provider's answer at `/{tenant}/oauth2/authresp`, by query or `form_post`, and
+//! `…/journey/{id}/federated`, where the browser that started the journey comes back to have
+//! the code redeemed.
 
 use std::sync::Arc;
 

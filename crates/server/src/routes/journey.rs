@@ -194,7 +194,7 @@ fn parse_form(body: &[u8]) -> Form {
     let input = match (action.as_deref(), select) {
         (Some("cancel"), _) => Input::Cancel,
         (_, Some(exchange)) => Input::Select(exchange),
-        // A display control's button: `{control}:{action}` (CONTRACTS.md §9).
+        // A display control's button: `{control}:{action}` (`display-control-verification.md`).
         (Some(a), None) if a.contains(':') => {
             let (control, action) = a.split_once(':').unwrap_or_default();
             Input::Control {

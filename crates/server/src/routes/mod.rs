@@ -78,8 +78,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/{tenant}/{policy}/journey/{id}/return",
             get(journey::back_to_app),
         )
-        // External identity providers answer here (CONTRACTS.md §10), then the journey goes on
-        // in the browser that started it.
+        // External identity providers answer here (`identity-provider-generic-openid-connect.md`),
+        // then the journey goes on in the browser that started it.
         .route(
             "/{tenant}/oauth2/authresp",
             get(authresp::callback_get).post(authresp::callback_post),

@@ -1,5 +1,6 @@
 //! API connectors in user flows, end to end: a customer's REST API (a small axum app on port 0)
-//! validates sign-up input, blocks sign-ups, and enriches tokens (CONTRACTS.md §3).
+//! validates sign-up input, blocks sign-ups, and enriches tokens (`add-api-connector.md`,
+//! `add-api-connector-token-enrichment.md`).
 
 use std::sync::{Arc, Mutex};
 

@@ -1,4 +1,4 @@
-//! B2C custom policies (CONTRACTS.md §12): the starter-pack-shaped set of
+//! B2C custom policies (`custom-policy-overview.md`): the starter-pack-shaped set of
 //! `samples/custom-policies/contoso` (Base ← Localization ← Extensions ← relying parties),
 //! served beside the user flows and run against the sample REST APIs.
 
@@ -276,7 +276,8 @@ async fn forgot_password_runs_the_reset_sub_journey_and_ends_old_refresh_tokens(
 
 #[tokio::test]
 async fn a_409_from_a_validation_profile_is_shown_on_the_page_and_the_page_is_kept() {
-    // Seed 000: the access-code API answers 409 + userMessage unless the code is 88888.
+    // The access-code API (`custom-policies-series-call-rest-api.md`) answers 409 + userMessage
+    // unless the code is 88888.
     let (apis, _) = spawn_apis().await;
     let app = spawn_custom(&apis).await;
     let policy = "B2C_1A_signup_signin_accesscode";
@@ -324,7 +325,8 @@ async fn a_409_from_a_validation_profile_is_shown_on_the_page_and_the_page_is_ke
 
 #[tokio::test]
 async fn an_orchestration_step_adds_the_balance_and_sends_the_lcid_as_lang() {
-    // Seed 004: REST-GetProfile after the user is read; `lang` is {Culture:LCID}.
+    // `add-api-connector-token-enrichment.md`: REST-GetProfile after the user is read; `lang`
+    // is {Culture:LCID}.
     let (apis, seen) = spawn_apis().await;
     let app = spawn_custom(&apis).await;
     let policy = "B2C_1A_signup_signin_balance";
@@ -356,7 +358,8 @@ async fn an_orchestration_step_adds_the_balance_and_sends_the_lcid_as_lang() {
 
 #[tokio::test]
 async fn json_paths_read_nested_answers_into_the_token() {
-    // Seed 001: `contacts.0.person.name` and `contacts[0].person.emails[0].email`.
+    // `restful-technical-profile.md`: `contacts.0.person.name` and
+    // `contacts[0].person.emails[0].email`.
     let (apis, _) = spawn_apis().await;
     let app = spawn_custom(&apis).await;
     let policy = "B2C_1A_rest_jsonpath";
@@ -385,7 +388,7 @@ async fn json_paths_read_nested_answers_into_the_token() {
 
 #[tokio::test]
 async fn a_409_from_an_orchestration_step_returns_to_the_app_with_the_message() {
-    // Seed 001: a REST profile called directly by an orchestration step.
+    // `api-connectors-overview.md`: a REST profile called directly by an orchestration step.
     let (apis, _) = spawn_apis().await;
     let app = spawn_custom(&apis).await;
     let policy = "B2C_1A_rest_step_accesscode";

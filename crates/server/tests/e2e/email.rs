@@ -1,7 +1,7 @@
-//! E-mail verification at local sign-up (CONTRACTS.md §9), with codes sent through Trustframe's
-//! SMTP client to the test SMTP server: a verified sign-up, wrong and expired codes, five wrong
-//! tries, "Send new code", no account before verification, the user's language, and SMTP
-//! passwords kept out of the logs.
+//! E-mail verification at local sign-up (`one-time-password-technical-profile.md`), with codes sent
+//! through Trustframe's SMTP client to the test SMTP server: a verified sign-up, wrong and
+//! expired codes, five wrong tries, "Send new code", no account before verification, the
+//! user's language, and SMTP passwords kept out of the logs.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
-//! Sign-in through external OpenID Connect providers (CONTRACTS.md §10) and the
-//! PostFederationSignup API connector (§3).
+//! Sign-in through external OpenID Connect providers
+//! (`identity-provider-generic-openid-connect.md`) and the PostFederationSignup API connector
+//! (`add-api-connector.md`).
 //!
 //! The provider is a second Trustframe (tenant `fabrikam`, whose app registration has
 //! contoso's authresp URL as redirect URI), or, for what a correct provider never does (a

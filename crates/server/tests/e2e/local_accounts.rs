@@ -171,7 +171,8 @@ async fn wrong_password_duplicate_email_weak_and_mismatched_passwords_are_shown_
         .get(&page.href_of("createAccount").unwrap_or_default())
         .await
         .page();
-    // The address is verified first (CONTRACTS.md §9); only then does the directory answer.
+    // The address is verified first (`disable-email-verification.md`); only then does the
+    // directory answer.
     let form = crate::verification::verify_email(
         &fresh,
         &form,

@@ -1,5 +1,6 @@
-//! Password reset (CONTRACTS.md §9): B2C's self-service mode inside the sign-in flow, and the
-//! older mode that returns `AADB2C90118` to the app, which then runs its `password_reset` flow.
+//! Password reset (`add-password-reset-policy.md`): B2C's self-service mode inside the sign-in
+//! flow, and the older mode that returns `AADB2C90118` to the app, which then runs its
+//! `password_reset` flow.
 //! Either way the address is proved by code, the new password follows the strength rule, the
 //! old one stops working, and every SSO session and refresh token of the account ends.
 

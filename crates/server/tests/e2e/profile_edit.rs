@@ -1,6 +1,6 @@
-//! Profile edit (CONTRACTS.md §9): a signed-in user (SSO session, else the sign-in page first)
-//! edits the flow's attributes, prefilled; they are saved by object id and the new token
-//! carries them.
+//! Profile edit (`add-profile-editing-policy.md`): a signed-in user (SSO session, else the
+//! sign-in page first) edits the flow's attributes, prefilled; they are saved by object id and
+//! the new token carries them.
 
 use crate::helpers::*;
 
