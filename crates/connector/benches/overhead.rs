@@ -9,6 +9,10 @@
 //! 2. CPU per call at saturation (200 callers, instant API), from the process's CPU time;
 //! 3. isolation: 200 calls held by a slow API (`SLOW_SECONDS`, default 20) while 20 callers use
 //!    a fast one.
+//!
+//! First, the cost of parsing a profile's metadata (what settings prepared at load save per
+//! call). Profiles carry prepared settings, as the server loads them; `UNPREPARED=1` leaves them
+//! out so that each call parses the metadata.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -249,7 +253,22 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// What `link::prepare` saves each call: parsing and checking the profile's metadata.
+fn metadata_parse() {
+    let mut p = profile("https://api.contoso.test/loyalty", "REST-Parse", "30");
+    p.rest = None;
+    let n = 200_000u32;
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(RestSettings::from_profile(std::hint::black_box(&p)).unwrap());
+    }
+    let ns = started.elapsed().as_nanos() / u128::from(n);
+    println!("## Metadata parse per call (saved by settings prepared at load)\n");
+    println!("`RestSettings::from_profile` on the bench's profile: {ns} ns per call.\n");
+}
+
 fn main() {
+    metadata_parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
