@@ -22,7 +22,11 @@ async fn a_5xx_is_retried_twice_for_technical_profiles() {
             reason: FailureReason::Status(503)
         }
     );
-    assert_eq!(api.hits(), 3, "3 tries in total (restful-technical-profile.md)");
+    assert_eq!(
+        api.hits(),
+        3,
+        "3 tries in total (restful-technical-profile.md)"
+    );
     let record = h.last_record();
     assert_eq!(record.attempts, 3);
     assert_eq!(record.outcome, "failed:status_503");
