@@ -4,7 +4,7 @@
 //! Typing is strict where a silent cast would hide a broken API: an object or array for a
 //! string claim, or `"abc"` for an int, is a malformed response. It is lenient where the meaning
 //! is unambiguous, as B2C's JSON reader is: a JSON number or boolean for a *string* claim becomes
-//! its JSON text (`1234` → `"1234"`, the seed's `loyaltyNumber` example), `"42"` for an int
+//! its JSON text (`1234` → `"1234"`, the `loyaltyNumber` example of `api-connectors-overview.md`), `"42"` for an int
 //! claim becomes 42, `"true"` for a boolean claim becomes true, and one string for a
 //! `stringCollection` claim becomes a one-item collection.
 

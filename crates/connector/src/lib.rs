@@ -11,7 +11,7 @@
 //!   `client_id` and `ui_locales`;
 //! - authenticates (`None`, `Basic`, `Bearer`, `ClientCertificate`, `ApiKeyHeader`, and our
 //!   OAuth2 `ClientCredentials` with a shared token cache);
-//! - refuses plain HTTP and unauthenticated calls outside development (§11), follows no
+//! - refuses plain HTTP and unauthenticated calls outside development (`docs/operating.md`), follows no
 //!   redirect, bounds the response size while streaming, times out and retries as B2C does
 //!   (30 s + 2 retries, API connectors 20 s + 1 retry);
 //! - reads the answer: output claims from a flat body or JSON paths, typed by the claims schema,

@@ -54,7 +54,7 @@ async fn get_profile_enriches_the_token_with_the_balance() {
     )
     .await;
     let h = Harness::new(&pki, KeyStore::new());
-    // Seed 004's REST-GetProfile.
+    // The REST-GetProfile of `add-api-connector-token-enrichment.md`.
     let t = tp(&format!("{base}/GetProfile"))
         .id("REST-GetProfile")
         .meta("SendClaimsIn", "Body")
