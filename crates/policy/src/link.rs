@@ -70,6 +70,11 @@ pub fn prepare(policy: &mut Policy) {
         if tp.kind == TechnicalProfileKind::Restful {
             tp.rest = RestSettings::from_profile(tp).ok().map(Arc::new);
         }
+        if tp.kind == TechnicalProfileKind::OneTimePassword {
+            tp.otp = crate::otp::OtpSettings::from_metadata(&tp.metadata)
+                .ok()
+                .map(Arc::new);
+        }
     }
 }
 
@@ -269,6 +274,12 @@ impl Linker<'_> {
                     self.out.push(Diagnostic::warning(&tp.span, message));
                 }
             }
+        }
+        // One-time password settings too (`one-time-password-technical-profile.md`).
+        if tp.kind == TechnicalProfileKind::OneTimePassword
+            && let Err(e) = crate::otp::OtpSettings::from_metadata(&tp.metadata)
+        {
+            self.error(&tp.span, format!("{what}: {e}"));
         }
         for c in &tp.display_controls {
             let what = format!("{what}, display control '{}'", c.id);
@@ -508,6 +519,37 @@ mod tests {
             policy.technical_profiles[&TechnicalProfileId::from("JwtIssuer")]
                 .rest
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn one_time_password_settings_are_read_once_and_checked_at_load() {
+        let flow: UserFlow = toml::from_str("id = \"B2C_1_up\"\ntype = \"sign_up\"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tenant = TenantContext {
+            domain: "contoso.onmicrosoft.com",
+            extensions_app_id: "0123456789abcdef0123456789abcdef",
+            attributes: &[],
+            api_connectors: &[],
+            identity_providers: &[],
+        };
+        let mut policy = compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
+        let id = TechnicalProfileId::from("VerifyOtp");
+        prepare(&mut policy);
+        let settings = policy.technical_profiles[&id]
+            .otp
+            .as_ref()
+            .unwrap_or_else(|| panic!("not prepared"));
+        assert_eq!(settings.length, 6);
+        if let Some(tp) = policy.technical_profiles.get_mut(&id) {
+            tp.metadata.insert(crate::otp::CODE_LENGTH, "99");
+        }
+        let errors = check(&policy);
+        assert!(
+            errors
+                .iter()
+                .any(|d| d.message.contains("VerifyOtp") && d.message.contains("CodeLength")),
+            "{errors:?}"
         );
     }
 

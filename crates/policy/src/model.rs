@@ -543,6 +543,9 @@ pub struct TechnicalProfile {
     /// connector then parses the metadata itself).
     #[serde(skip)]
     pub rest: Option<std::sync::Arc<crate::rest::RestSettings>>,
+    /// The settings of a `OneTimePassword` profile, read once by [`crate::link::prepare`].
+    #[serde(skip)]
+    pub otp: Option<std::sync::Arc<crate::otp::OtpSettings>>,
     pub span: Span,
 }
 
@@ -570,6 +573,7 @@ impl TechnicalProfile {
             session_management: None,
             include_in_sso: true,
             rest: None,
+            otp: None,
             span: Span::default(),
         }
     }

@@ -472,8 +472,16 @@ impl Engine<'_> {
         profile: &TechnicalProfile,
         working: &mut ClaimValues,
     ) -> Result<ProfileResult, EngineError> {
-        let settings = OtpSettings::from_metadata(&profile.metadata)
-            .map_err(|e| Self::policy_error(profile, e))?;
+        // Read once at load (`link::prepare`); profiles built by hand are read here.
+        let parsed;
+        let settings = match &profile.otp {
+            Some(settings) => settings.as_ref(),
+            None => {
+                parsed = OtpSettings::from_metadata(&profile.metadata)
+                    .map_err(|e| Self::policy_error(profile, e))?;
+                &parsed
+            }
+        };
         let identifier = self
             .input_value(profile, working, &state.context, &["identifier"])
             .ok_or_else(|| {
