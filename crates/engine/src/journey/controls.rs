@@ -496,7 +496,7 @@ impl Engine<'_> {
             let Ok(code) = state
                 .verification
                 .codes
-                .generate(&identifier, &settings, now)
+                .generate(&identifier, settings, now)
             else {
                 return Ok(message(otp::MESSAGE_MAX_CODES, messages::MAX_CODES));
             };
