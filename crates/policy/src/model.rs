@@ -460,7 +460,10 @@ pub enum TechnicalProfileKind {
     Restful,
     /// Directory read/write (`AzureActiveDirectoryProvider`); `Operation` metadata says which.
     Directory,
-    /// A local account's password check (the starter pack's `login-NonInteractive`).
+    /// A local account's password check: the starter pack's `login-NonInteractive`, an
+    /// `OpenIdConnect` profile that B2C runs as a password grant to Entra ID, recognised by its
+    /// shape ([`TechnicalProfileKind::is_local_credential_check`]) by both front ends and run
+    /// against Trustframe's own directory.
     PasswordCheck,
     /// Runs claims transformations only (`ClaimsTransformationProtocolProvider`).
     ClaimsTransformation,
@@ -483,6 +486,25 @@ pub enum TechnicalProfileKind {
     /// A protocol this server cannot speak (OAuth1, OAuth2, SAML2 identity providers): the
     /// policy loads, and the profile fails only when a journey reaches it.
     Unsupported { protocol: String },
+}
+
+impl TechnicalProfileKind {
+    /// Whether an `OpenIdConnect` profile is Entra ID's password grant for local accounts
+    /// (`custom-policies-series-sign-up-or-sign-in.md`): its provider is Entra ID
+    /// (`ProviderName` `https://sts.windows.net/`, or `METADATA` on login.microsoftonline.com)
+    /// and it sends a `password` input claim.
+    pub fn is_local_credential_check(
+        metadata: impl Fn(&str) -> Option<String>,
+        input_claims: impl IntoIterator<Item = String>,
+    ) -> bool {
+        let has = |key: &str, needle: &str| {
+            metadata(key).is_some_and(|v| v.to_ascii_lowercase().contains(needle))
+        };
+        (has("ProviderName", "sts.windows.net") || has("METADATA", "login.microsoftonline.com"))
+            && input_claims
+                .into_iter()
+                .any(|c| c.eq_ignore_ascii_case("password"))
+    }
 }
 
 /// B2C's session providers (`custom-policy-reference-sso.md`).

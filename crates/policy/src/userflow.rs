@@ -590,14 +590,27 @@ pub fn compile(
     }
     let flow_providers = federation::providers(&b, flow)?;
 
-    // Sign-in page and its password check.
+    // Sign-in page and its password check: the starter pack's `login-NonInteractive`, an
+    // OpenID Connect profile toward Entra ID, which both front ends recognise by its shape.
     let mut password_check =
-        TechnicalProfile::new("login-NonInteractive", TechnicalProfileKind::PasswordCheck);
+        TechnicalProfile::new("login-NonInteractive", TechnicalProfileKind::OpenIdConnect);
     password_check.display_name = "Local account sign-in".into();
+    password_check
+        .metadata
+        .insert("ProviderName", "https://sts.windows.net/");
     password_check.input_claims = vec![
         ClaimRef::new("signInName").partner("username").required(),
         ClaimRef::new("password").required(),
     ];
+    if TechnicalProfileKind::is_local_credential_check(
+        |key| password_check.metadata.get(key).map(str::to_owned),
+        password_check
+            .input_claims
+            .iter()
+            .map(|c| c.claim_type.to_string()),
+    ) {
+        password_check.kind = TechnicalProfileKind::PasswordCheck;
+    }
     password_check.output_claims = vec![ClaimRef::new("objectId")];
     let password_check = b.add(password_check);
 

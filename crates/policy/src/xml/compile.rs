@@ -612,15 +612,14 @@ impl<'a> Compiler<'a> {
                 // The starter pack's `login-NonInteractive`: B2C runs it as a ROPC call to
                 // Entra ID (`custom-policies-series-sign-up-or-sign-in.md`); Trustframe checks
                 // the password locally.
-                let entra = metadata("ProviderName").contains("sts.windows.net")
-                    || metadata("METADATA").contains("login.microsoftonline.com");
-                let password_input = e.list("InputClaims", "InputClaim").any(|c| {
-                    c.attr("ClaimTypeReferenceId")
-                        .is_some_and(|x| x.eq_ignore_ascii_case("password"))
-                });
+                let local = TechnicalProfileKind::is_local_credential_check(
+                    |key| Some(metadata(key)),
+                    e.list("InputClaims", "InputClaim")
+                        .filter_map(|c| c.attr("ClaimTypeReferenceId").map(str::to_owned)),
+                );
                 if jwt || cpim_issuers.contains(id) {
                     TechnicalProfileKind::JwtIssuer
-                } else if entra && password_input {
+                } else if local {
                     TechnicalProfileKind::PasswordCheck
                 } else {
                     TechnicalProfileKind::OpenIdConnect
