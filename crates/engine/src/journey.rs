@@ -1069,10 +1069,8 @@ impl<'a> Engine<'a> {
                     return Ok(result);
                 }
                 if profile.kind == TechnicalProfileKind::Directory
-                    && profile
-                        .metadata
-                        .get(names::OPERATION)
-                        .is_some_and(|o| o.eq_ignore_ascii_case("DeleteClaimsPrincipal"))
+                    && names::DirectoryOperation::of(&profile.metadata)
+                        == Ok(names::DirectoryOperation::DeleteClaimsPrincipal)
                 {
                     state.user_deleted = claims
                         .get(&ClaimTypeId::new(names::OBJECT_ID))
@@ -1233,11 +1231,8 @@ impl<'a> Engine<'a> {
         claims: &mut ClaimValues,
         context: &ResolverContext,
     ) -> Result<Option<ProfileResult>, EngineError> {
-        let operation = profile
-            .metadata
-            .get(names::OPERATION)
-            .unwrap_or("Read")
-            .to_ascii_lowercase();
+        let operation = names::DirectoryOperation::of(&profile.metadata)
+            .map_err(|e| EngineError::Policy(format!("{}: {e}", profile.span)))?;
         // The key claim: the object id, or a sign-in name (`signInNames.emailAddress`).
         let mut object_id = None;
         let mut sign_in = None;
@@ -1298,9 +1293,9 @@ impl<'a> Engine<'a> {
                 .unwrap_or(messages::NO_SUCH_USER);
             return Ok(Some(ProfileResult::Error(m.to_owned())));
         }
-        match operation.as_str() {
-            "write" | "deleteclaims" => {
-                let delete = operation == "deleteclaims";
+        match operation {
+            names::DirectoryOperation::Write | names::DirectoryOperation::DeleteClaims => {
+                let delete = operation == names::DirectoryOperation::DeleteClaims;
                 let mut attributes = ClaimValues::new();
                 let mut password = None;
                 for persisted in &profile.persisted_claims {
@@ -1395,21 +1390,15 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            "read" => {
+            names::DirectoryOperation::Read => {
                 if let Some(user) = existing {
                     self.load_user(profile, claims, context, &user);
                 }
             }
-            "deleteclaimsprincipal" => {
+            names::DirectoryOperation::DeleteClaimsPrincipal => {
                 if let Some(user) = existing {
                     self.env.directory.delete(&user.object_id).await?;
                 }
-            }
-            other => {
-                return Err(EngineError::Policy(format!(
-                    "{}: directory profile '{}' has Operation '{other}' (supported: Read, Write, DeleteClaims, DeleteClaimsPrincipal)",
-                    profile.span, profile.id
-                )));
             }
         }
         Ok(None)

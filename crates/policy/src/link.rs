@@ -275,6 +275,12 @@ impl Linker<'_> {
                 }
             }
         }
+        // A directory profile's operation (`active-directory-technical-profile.md`).
+        if tp.kind == TechnicalProfileKind::Directory
+            && let Err(e) = crate::names::DirectoryOperation::of(&tp.metadata)
+        {
+            self.error(&tp.span, format!("{what}: {e}"));
+        }
         // One-time password settings too (`one-time-password-technical-profile.md`).
         if tp.kind == TechnicalProfileKind::OneTimePassword
             && let Err(e) = crate::otp::OtpSettings::from_metadata(&tp.metadata)
@@ -549,6 +555,18 @@ mod tests {
             errors
                 .iter()
                 .any(|d| d.message.contains("VerifyOtp") && d.message.contains("CodeLength")),
+            "{errors:?}"
+        );
+        // A directory operation B2C does not have is refused at load, not at the first sign-in.
+        let read = TechnicalProfileId::from("AAD-UserReadUsingObjectId");
+        if let Some(tp) = policy.technical_profiles.get_mut(&read) {
+            tp.metadata.insert(crate::names::OPERATION, "Reed");
+        }
+        let errors = check(&policy);
+        assert!(
+            errors
+                .iter()
+                .any(|d| d.message.contains("Operation 'Reed' is not one of")),
             "{errors:?}"
         );
     }

@@ -14,6 +14,38 @@ pub const SIGN_UP_TARGET: &str = "SignUpTarget";
 
 /// Directory profiles: `Read`, `Write`, `DeleteClaims`, `DeleteClaimsPrincipal`.
 pub const OPERATION: &str = "Operation";
+
+/// The `Operation` of a directory profile (`active-directory-technical-profile.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryOperation {
+    Read,
+    Write,
+    DeleteClaims,
+    DeleteClaimsPrincipal,
+}
+
+impl DirectoryOperation {
+    /// B2C's names, matched without regard to case; `Read` when the metadata has none.
+    pub fn of(metadata: &crate::Metadata) -> Result<Self, String> {
+        let Some(value) = metadata.get(OPERATION) else {
+            return Ok(Self::Read);
+        };
+        [
+            ("Read", Self::Read),
+            ("Write", Self::Write),
+            ("DeleteClaims", Self::DeleteClaims),
+            ("DeleteClaimsPrincipal", Self::DeleteClaimsPrincipal),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value.trim()))
+        .map(|(_, op)| op)
+        .ok_or_else(|| {
+            format!(
+                "Operation '{value}' is not one of Read, Write, DeleteClaims, DeleteClaimsPrincipal"
+            )
+        })
+    }
+}
 pub const RAISE_ERROR_IF_ALREADY_EXISTS: &str = "RaiseErrorIfClaimsPrincipalAlreadyExists";
 pub const RAISE_ERROR_IF_DOES_NOT_EXIST: &str = "RaiseErrorIfClaimsPrincipalDoesNotExist";
 pub const MESSAGE_IF_ALREADY_EXISTS: &str = "UserMessageIfClaimsPrincipalAlreadyExists";
