@@ -120,6 +120,21 @@ impl JourneyState {
         self.sso = true;
         self
     }
+
+    /// [`Self::with_session`], restoring the claims the session providers persisted
+    /// ([`Issued::session_claims`]; `custom-policy-reference-sso.md`).
+    pub fn with_session_claims(
+        mut self,
+        object_id: &str,
+        claims: &serde_json::Map<String, Value>,
+    ) -> Self {
+        for (k, v) in claims {
+            if !v.is_null() {
+                self.claims.insert(ClaimTypeId::new(k.as_str()), v.clone());
+            }
+        }
+        self.with_session(object_id)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +179,9 @@ pub struct Issued {
     pub claims: serde_json::Map<String, Value>,
     /// The journey deleted the user (`DeleteClaimsPrincipal`): no session may name it.
     pub user_deleted: bool,
+    /// What the policy's session providers persist (`PersistedClaims` of `SM-AAD` and the
+    /// like), for a single sign-on session to restore.
+    pub session_claims: serde_json::Map<String, Value>,
 }
 
 /// Why a journey ends with an error for the app; the server maps each to its OAuth error once.
@@ -564,6 +582,26 @@ impl<'a> Engine<'a> {
                                     ))
                                 })?,
                             None => {
+                                // In a single sign-on session the choice was made when the
+                                // session began: a step whose providers the session covers
+                                // is skipped.
+                                if state.sso {
+                                    let mut covered = None;
+                                    for e in many {
+                                        let p = self.profile(&e.technical_profile)?;
+                                        if let Some(session) = self.session_provider(p)? {
+                                            covered = Some(session);
+                                            break;
+                                        }
+                                    }
+                                    if let Some(session) = covered {
+                                        let mut claims = state.claims.clone();
+                                        self.finish_profile(session, &mut claims, &state.context)?;
+                                        state.claims = claims;
+                                        state.step += 1;
+                                        continue;
+                                    }
+                                }
                                 return Err(EngineError::Policy(format!(
                                     "{}: step {} has several claims exchanges but no choice was made",
                                     step.span, step.order
@@ -1017,6 +1055,32 @@ impl<'a> Engine<'a> {
         Ok(None)
     }
 
+    /// The values of the claims the policy's skipping session providers persist; secrets never.
+    fn session_claims(&self, claims: &ClaimValues) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        for p in self.policy.technical_profiles.values() {
+            let TechnicalProfileKind::SessionManagement(provider) = p.kind else {
+                continue;
+            };
+            if !provider.skips_in_session() {
+                continue;
+            }
+            for c in &p.persisted_claims {
+                let secret = self
+                    .policy
+                    .claims_schema
+                    .get(&c.claim_type)
+                    .is_some_and(|t| t.is_secret());
+                if let Some(v) = claims.get(&c.claim_type).filter(|v| !v.is_null())
+                    && !secret
+                {
+                    out.insert(c.claim_type.to_string(), v.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// The session provider that lets `profile` be skipped in a single sign-on session.
     fn session_provider(
         &self,
@@ -1435,8 +1499,10 @@ impl<'a> Engine<'a> {
             };
             out.insert(c.partner_name().to_owned(), value);
         }
+        let session_claims = self.session_claims(&claims);
         state.claims = claims;
         Ok(Issued {
+            session_claims,
             user_deleted: state.user_deleted.as_deref() == Some(object_id.as_str()),
             object_id,
             claims: out,

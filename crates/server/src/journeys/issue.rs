@@ -102,7 +102,10 @@ pub(super) async fn issue(
             auth_time,
             created_at: current,
             expires_at: current + lifetime,
-            data: serde_json::json!({ "policy": policy.id.to_string() }),
+            data: serde_json::json!({
+                "policy": policy.id.to_string(),
+                "claims": issued.session_claims,
+            }),
         };
         if let Err(e) = tenant.store.create_session(&session).await {
             tracing::error!(error = %e, "could not create an SSO session");

@@ -253,7 +253,10 @@ pub async fn start(
     );
     let mut journey_state = JourneyState::new(policy.id.clone(), context);
     if let Some(s) = &session {
-        journey_state = journey_state.with_session(&s.object_id);
+        journey_state = match s.data.get("claims").and_then(|c| c.as_object()) {
+            Some(claims) => journey_state.with_session_claims(&s.object_id, claims),
+            None => journey_state.with_session(&s.object_id),
+        };
     }
     let binding_secret = random_token();
     let stored = StoredJourney {

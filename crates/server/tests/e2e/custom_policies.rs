@@ -711,24 +711,67 @@ async fn a_signing_key_that_is_no_rsa_key_or_a_near_miss_stops_the_start() {
     );
 }
 
-/// A copy of the sample set whose `B2C_1A_signup_signin` relying party suppresses SSO.
-fn folder_with_behaviors(behaviors: &str) -> tempfile::TempDir {
+/// A copy of the sample set with one edit (`from` → `to`) in the file `name`.
+fn folder_with_edit(name: &str, from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let entries = std::fs::read_dir(policy_folder()).unwrap_or_else(|e| panic!("{e}"));
     for entry in entries.filter_map(Result::ok) {
         let mut text = std::fs::read_to_string(entry.path()).unwrap_or_else(|e| panic!("{e}"));
-        if entry.file_name() == "SignUpOrSignin.xml" {
-            text = text.replacen(
-                "</Endpoints>",
-                &format!(
-                    "</Endpoints>\n    <UserJourneyBehaviors>{behaviors}</UserJourneyBehaviors>"
-                ),
-                1,
-            );
+        if entry.file_name() == name {
+            assert!(text.contains(from), "{name} has no {from}");
+            text = text.replacen(from, to, 1);
         }
         std::fs::write(dir.path().join(entry.file_name()), text).unwrap_or_else(|e| panic!("{e}"));
     }
     dir
+}
+
+/// A copy of the sample set whose `B2C_1A_signup_signin` relying party has these behaviours.
+fn folder_with_behaviors(behaviors: &str) -> tempfile::TempDir {
+    folder_with_edit(
+        "SignUpOrSignin.xml",
+        "</Endpoints>",
+        &format!("</Endpoints>\n    <UserJourneyBehaviors>{behaviors}</UserJourneyBehaviors>"),
+    )
+}
+
+#[tokio::test]
+async fn a_session_restores_what_its_session_provider_persisted() {
+    // SM-AAD persists signInName (`custom-policy-reference-sso.md`): in the SSO session of a
+    // later journey it is back in the claims, with the provider's objectIdFromSession.
+    let (apis, _) = spawn_apis().await;
+    let folder = folder_with_edit(
+        "ProfileEdit.xml",
+        r#"<OutputClaim ClaimTypeReferenceId="displayName" />"#,
+        r#"<OutputClaim ClaimTypeReferenceId="displayName" />
+        <OutputClaim ClaimTypeReferenceId="signInName" PartnerClaimType="signin_name" />
+        <OutputClaim ClaimTypeReferenceId="objectIdFromSession" PartnerClaimType="from_session" />"#,
+    );
+    let app = spawn_policies(&folder.path().display().to_string(), Some(&apis)).await;
+    let email = unique_email("sso");
+    let start = authorize_url(&app, "B2C_1A_signup_signin", WEB_CLIENT, &[]);
+    sign_up_custom(&Browser::new(&app), &start, &email, "sam")
+        .await
+        .callback();
+    let browser = Browser::new(&app);
+    sign_in(&browser, &start, &email, PASSWORD).await.callback();
+    let edit = authorize_url(&app, "B2C_1A_ProfileEdit", WEB_CLIENT, &[]);
+    let page = browser.get(&edit).await.page();
+    let callback = browser
+        .submit(&page, &[("givenName", "Sam"), ("action", "continue")])
+        .await
+        .callback();
+    let (status, tokens) = redeem_for(
+        &app,
+        "B2C_1A_ProfileEdit",
+        callback.get("code").unwrap_or_default(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = id_claims(&tokens);
+    assert_eq!(id["signin_name"], email.as_str(), "{id}");
+    assert_eq!(id["from_session"], true, "{id}");
 }
 
 #[tokio::test]
