@@ -144,6 +144,32 @@ fn bench(c: &mut Criterion) {
         &format!("load+link generated set ({bytes} bytes, 10 relying parties)"),
         |b| b.iter(|| load(black_box(&generated), &options)),
     );
+    // Microsoft's starter pack is not ours to commit: `TRUSTFRAME_STARTER_PACK=<folder>`
+    // (its `*.xml`, `yourtenant` replaced by `contoso`) adds it to the run.
+    if let Ok(dir) = std::env::var("TRUSTFRAME_STARTER_PACK") {
+        let mut files: Vec<PolicyFile> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .map(|p| PolicyFile {
+                name: p.display().to_string(),
+                bytes: std::fs::read(&p).unwrap_or_else(|e| panic!("{e}")),
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let size: usize = files.iter().map(|f| f.bytes.len()).sum();
+        if let Err(e) = load(&files, &options) {
+            panic!("starter pack: {e:?}");
+        }
+        c.bench_function(
+            &format!(
+                "load+link Microsoft's starter pack ({} files, {size} bytes)",
+                files.len()
+            ),
+            |b| b.iter(|| load(black_box(&files), &options)),
+        );
+    }
 }
 
 criterion_group!(benches, bench);
