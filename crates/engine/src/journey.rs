@@ -282,6 +282,35 @@ enum ProfileResult {
     Block(String),
 }
 
+/// The rules a value must follow, shown before the first submit: the predicate groups' help
+/// texts (their predicates' when a group has none) and, for a secret, its pattern's.
+fn rules_help(claim_type: &trustframe_policy::ClaimType) -> Option<String> {
+    let mut rules = Vec::new();
+    if let Some(v) = &claim_type.predicate_validation {
+        for group in &v.groups {
+            if group.help_text.trim().is_empty() {
+                rules.extend(
+                    group
+                        .predicates
+                        .iter()
+                        .map(|p| p.help_text.trim().to_owned())
+                        .filter(|t| !t.is_empty()),
+                );
+            } else {
+                rules.push(group.help_text.trim().to_owned());
+            }
+        }
+    }
+    if rules.is_empty()
+        && claim_type.is_secret()
+        && let Some(p) = &claim_type.pattern
+        && !p.help_text.trim().is_empty()
+    {
+        rules.push(p.help_text.trim().to_owned());
+    }
+    (!rules.is_empty()).then(|| rules.join(" "))
+}
+
 fn text(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
@@ -823,7 +852,10 @@ impl<'a> Engine<'a> {
                 input,
                 value,
                 required: claim.required,
-                help_text: claim_type.user_help_text.clone(),
+                help_text: claim_type
+                    .user_help_text
+                    .clone()
+                    .or_else(|| rules_help(claim_type)),
                 options: claim_type.enumeration.clone(),
                 error: field_errors.get(&claim.claim_type).cloned(),
                 control: None,

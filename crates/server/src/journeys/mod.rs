@@ -177,6 +177,9 @@ pub struct PageView<'a> {
     pub tenant: &'a str,
     /// The page's language (`lang`).
     pub lang: String,
+    /// "Already have an account? Sign in": the same authorize request again, offered on a
+    /// sign-up or reset page reached from a sign-in page (it shows that page again).
+    pub sign_in_url: Option<String>,
 }
 
 /// The tenant a path segment names (its name or domain).
@@ -355,7 +358,32 @@ impl Journey {
             action: journey_path(&self.tenant, self.stored.state.policy.as_str(), &self.id),
             tenant: &self.tenant.domain,
             lang,
+            sign_in_url: self.sign_in_url(page),
         })
+    }
+
+    /// The authorize request that started this journey, when the page is one a sign-in page
+    /// led to by a choice (sign up, forgot password) and asks for a new password or an e-mail
+    /// verification: starting it again shows that sign-in page.
+    fn sign_in_url(&self, page: &Page) -> Option<String> {
+        let state = &self.stored.state;
+        let new_account_page = page.kind == trustframe_engine::PageKind::SelfAsserted
+            && (!page.controls.is_empty()
+                || page
+                    .fields
+                    .iter()
+                    .any(|f| f.input == trustframe_policy::UserInputType::Password));
+        if state.selected.is_none() || state.sso || !new_account_page {
+            return None;
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&state.context.oauth_params)
+            .finish();
+        Some(format!(
+            "/{}/{}/oauth2/v2.0/authorize?{query}",
+            self.tenant.name,
+            state.policy.as_str()
+        ))
     }
 }
 

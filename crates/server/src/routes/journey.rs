@@ -153,12 +153,17 @@ pub async fn show(
         Ok(v) => v,
         Err(p) => return problem(&state, &p),
     };
+    // B2C's "user already exists" message (a policy may word its own): the page links to
+    // sign-in then.
+    let user_exists =
+        view.page.error.as_deref() == Some(trustframe_engine::journey::messages::USER_EXISTS);
     state.pages.render(
         StatusCode::OK,
         "page.html",
         minijinja::context! {
             title => &view.page.title, page => view.page, csrf => view.csrf,
             action => view.action, tenant => view.tenant, lang => view.lang,
+            sign_in_url => view.sign_in_url, user_exists,
         },
     )
 }

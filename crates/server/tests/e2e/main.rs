@@ -8,6 +8,7 @@ mod guard;
 mod helpers;
 mod local_accounts;
 mod multi_node;
+mod pages;
 mod password_reset;
 mod profile_edit;
 mod protocol;
