@@ -147,6 +147,11 @@ pub(crate) mod b2c {
     pub fn scope_unsupported(scope: &str) -> String {
         format!("AADB2C90117: The scope '{scope}' provided in the request is not supported.")
     }
+    pub fn scope_not_granted(scope: &str) -> String {
+        format!(
+            "AADB2C90117: The scope '{scope}' provided in the request is not supported: it is not part of the grant the refresh token was issued for."
+        )
+    }
     pub const FORGOT_PASSWORD: &str = "AADB2C90118: The user has forgotten their password.";
     pub fn invalid_max_age(value: &str) -> String {
         format!(

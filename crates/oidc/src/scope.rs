@@ -53,6 +53,40 @@ impl GrantedScopes {
     }
 }
 
+impl GrantedScopes {
+    /// The first scope of `self` (a refresh's request) that `original` (the grant) did not
+    /// have, as the app spelled it; `None` when `self` is within it (RFC 6749 §6: a refresh
+    /// may narrow the scope, never widen it). `offline_access` is not compared: a refresh
+    /// token exists only because it was granted.
+    pub(crate) fn beyond(&self, original: &GrantedScopes) -> Option<String> {
+        if self.openid && !original.openid {
+            return Some("openid".to_owned());
+        }
+        let requested = self.resource.as_ref()?;
+        let Some(granted) = original
+            .resource
+            .as_ref()
+            .filter(|g| g.audience.eq_ignore_ascii_case(&requested.audience))
+        else {
+            return Some(requested.granted.join(" "));
+        };
+        let extra = requested
+            .scp
+            .iter()
+            .find(|name| !granted.scp.iter().any(|g| g.eq_ignore_ascii_case(name)))?;
+        // Named as the app spelled it (`{app_id_uri}/{name}`) when it can be found.
+        let suffix = format!("/{}", extra.to_ascii_lowercase());
+        Some(
+            requested
+                .granted
+                .iter()
+                .find(|s| s.to_ascii_lowercase().ends_with(&suffix))
+                .cloned()
+                .unwrap_or_else(|| extra.clone()),
+        )
+    }
+}
+
 /// Why a scope parameter cannot be granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ScopeError {

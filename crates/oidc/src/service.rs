@@ -614,8 +614,13 @@ impl OidcService {
         };
         let now = self.now();
         let store = &self.inner.store;
+        let token_hash = secret::storage_hash(token);
+        if let Some(requested) = &requested {
+            self.check_refresh_scope(&token_hash, client, requested)
+                .await?;
+        }
         let record = match store
-            .use_refresh_token(&secret::storage_hash(token), now)
+            .use_refresh_token(&token_hash, now)
             .await
             .map_err(OidcError::from)?
         {
@@ -685,6 +690,37 @@ impl OidcService {
         self.add_refresh_token(&mut response, &grant, grant_json, now)
             .await?;
         Ok(response)
+    }
+
+    /// RFC 6749 §6: a refresh may ask for the grant's scopes or fewer, never more. Checked on
+    /// the stored token without spending it, so a refused request leaves the app its session.
+    /// A token of another client is left to the spending path, which revokes its family.
+    async fn check_refresh_scope(
+        &self,
+        token_hash: &str,
+        client: &Client<'_>,
+        requested: &GrantedScopes,
+    ) -> Result<(), TokenError> {
+        let Some(record) = self
+            .inner
+            .store
+            .refresh_token(token_hash)
+            .await
+            .map_err(OidcError::from)?
+        else {
+            return Ok(());
+        };
+        if !record.client_id.eq_ignore_ascii_case(&client.app.client_id) {
+            return Ok(());
+        }
+        let grant = Grant::from_json(&record.grant)?;
+        match requested.beyond(&grant.scopes) {
+            Some(scope) => Err(TokenError::new(
+                ErrorCode::InvalidScope,
+                b2c::scope_not_granted(&scope),
+            )),
+            None => Ok(()),
+        }
     }
 
     async fn revoke_family(&self, family_id: &str, reason: &'static str) -> Result<(), OidcError> {

@@ -68,6 +68,22 @@ impl Store {
         Ok(())
     }
 
+    /// The token's record, spent or not, without spending it: a refresh request is checked
+    /// against its grant before the token is used, so a refused request does not cost it.
+    pub async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let row: Option<TokenRow> = on_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(record))
+    }
+
     /// Spends the token. Exactly one of concurrent callers, on any node, gets `Valid`; the rest
     /// get `Reused`. A family counts as revoked as soon as any of its tokens is, which also
     /// covers a successor stored by a rotation racing the revocation.

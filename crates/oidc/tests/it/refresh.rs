@@ -1,6 +1,6 @@
 //! Refresh tokens: rotation, reuse detection, replayed claims.
 
-use trustframe_oidc::TokenSettings;
+use trustframe_oidc::{TokenError, TokenResponse, TokenSettings};
 
 use crate::helpers::*;
 
@@ -187,4 +187,107 @@ async fn revoking_a_user_kills_their_refresh_tokens() {
     assert_eq!(env.svc.revoke_user_refresh_tokens(OID).await.unwrap(), 1);
     let (_, _, description) = rejected(env.refresh_spa(&rt).await);
     assert!(description.starts_with("AADB2C90129"), "{description}");
+}
+
+/// A refresh asking for `scope`, with the web app's secret when `client` is the web app.
+async fn refresh_scope(
+    env: &Env,
+    client: &str,
+    token: &str,
+    scope: &str,
+) -> Result<TokenResponse, TokenError> {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", client),
+        ("refresh_token", token),
+        ("scope", scope),
+    ];
+    if client == WEB {
+        form.push(("client_secret", WEB_SECRET));
+    }
+    env.token(&form, None).await
+}
+
+/// RFC 6749 §6: a refresh may keep or narrow the grant's scopes, never widen them; a refused
+/// request does not spend the token.
+#[tokio::test]
+async fn refresh_cannot_widen_the_original_grant() {
+    let env = env().await;
+    let code = env
+        .web_code(&format!("openid offline_access {TASKS_READ}"))
+        .await;
+    let first = env
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", WEB),
+                ("client_secret", WEB_SECRET),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let rt = first.refresh_token.unwrap();
+
+    // The app may have tasks.write, but this grant never had it: refused, alone or added.
+    for scope in [
+        TASKS_WRITE.to_owned(),
+        format!("openid offline_access {TASKS_READ} {TASKS_WRITE}"),
+    ] {
+        let (status, error, description) = rejected(refresh_scope(&env, WEB, &rt, &scope).await);
+        assert_eq!((status, error.as_str()), (400, "invalid_scope"), "{scope}");
+        assert!(description.starts_with("AADB2C90117"), "{description}");
+        assert!(description.contains(TASKS_WRITE), "{description}");
+    }
+    // Another audience (the app's own client id) is not within the grant either.
+    let (_, error, _) = rejected(refresh_scope(&env, WEB, &rt, WEB).await);
+    assert_eq!(error, "invalid_scope");
+
+    // The refusals did not spend the token: the same scopes, then fewer, still work.
+    let same = refresh_scope(
+        &env,
+        WEB,
+        &rt,
+        &format!("openid offline_access {TASKS_READ}"),
+    )
+    .await
+    .unwrap();
+    let (_, at) = env.verify(same.access_token.as_deref().unwrap(), API);
+    assert_eq!(at["scp"], "tasks.read");
+    let narrowed = refresh_scope(&env, WEB, same.refresh_token.as_deref().unwrap(), "openid")
+        .await
+        .unwrap();
+    assert!(narrowed.access_token.is_none());
+    // A narrowed refresh does not shrink the grant: its successor may ask for all of it again.
+    let again = refresh_scope(
+        &env,
+        WEB,
+        narrowed.refresh_token.as_deref().unwrap(),
+        TASKS_READ,
+    )
+    .await
+    .unwrap();
+    assert!(again.access_token.is_some());
+}
+
+/// A grant without `openid` (an access token only) cannot gain an ID token on refresh.
+#[tokio::test]
+async fn refresh_cannot_add_openid() {
+    let env = env().await;
+    let (code, verifier) = env.spa_code(&format!("offline_access {TASKS_READ}")).await;
+    let rt = env
+        .redeem_spa(&code, &verifier)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let (_, error, description) = rejected(refresh_scope(&env, SPA, &rt, "openid").await);
+    assert_eq!(error, "invalid_scope");
+    assert!(description.contains("'openid'"), "{description}");
+    assert!(
+        env.refresh_spa(&rt).await.is_ok(),
+        "the token was not spent"
+    );
 }
