@@ -209,9 +209,31 @@ pub fn dev_cert(out: &Path) -> Result<(PathBuf, PathBuf)> {
     let key = out.join("key.pem");
     std::fs::write(&cert, certified.cert.pem())
         .with_context(|| format!("cannot write {}", cert.display()))?;
-    std::fs::write(&key, certified.signing_key.serialize_pem())
+    write_private(&key, certified.signing_key.serialize_pem().as_bytes())
         .with_context(|| format!("cannot write {}", key.display()))?;
     Ok((cert, key))
+}
+
+/// Writes a secret (a private key) readable by its owner only, also when it replaces a file
+/// that was readable by others: its mode is narrowed before the new secret is written.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.set_len(0)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 async fn keys(command: KeysCommand) -> Result<()> {
@@ -285,5 +307,40 @@ async fn audit_tail(config: &Path, last: u32, follow: bool) -> Result<()> {
         if page.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    /// `dev-cert`'s private key is readable by its owner only, also when it replaces an old
+    /// key that was not; the certificate stays readable.
+    #[test]
+    fn dev_cert_writes_the_key_owner_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (cert, key) = dev_cert(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(&cert) & 0o600, 0o600);
+        assert!(
+            std::fs::read_to_string(&key)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .contains("PRIVATE KEY")
+        );
+
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, again) = dev_cert(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&again), 0o600);
     }
 }

@@ -124,6 +124,7 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
     {
         tokio::fs::create_dir_all(dir).await?;
     }
+    create_private(options.get_filename()).await?;
     options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -137,6 +138,21 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?)
+}
+
+/// The database holds password hashes and signing keys: a new file is readable by its owner
+/// only. SQLite creates the `-wal` and `-shm` files with the database file's mode.
+async fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path).await {
+        Ok(_) => Ok(()),
+        // An existing database keeps the mode its operator gave it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
@@ -153,16 +169,30 @@ type MigrationFile = (i64, &'static str, &'static str);
 
 /// Compiled in, so the binary needs no migration folder at run time. Register new files here;
 /// a test checks this list against the folders.
-const SQLITE_MIGRATIONS: &[MigrationFile] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[MigrationFile] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[MigrationFile] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "journey_version",
+        include_str!("../migrations/sqlite/0002_journey_version.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "journey_version",
+        include_str!("../migrations/postgres/0002_journey_version.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(&'static [MigrationFile]);
@@ -266,6 +296,26 @@ pub(crate) mod tests {
             .unwrap();
         store.setting_or_insert("x", "1").await.unwrap();
         assert!(path.exists());
+    }
+
+    /// A new database file and its WAL and shared-memory files are readable by the owner only.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sqlite_files_are_created_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenant.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.setting_or_insert("x", "1").await.unwrap();
+        for name in ["tenant.db", "tenant.db-wal", "tenant.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+        }
     }
 
     /// Running migrations again on reconnect is a no-op, and the backend is what the URL says.

@@ -38,6 +38,7 @@ pub use audit::AuditRecord;
 pub use codes::CodeRedemption;
 pub use db::{Backend, Store};
 pub use error::StoreError;
+pub use journeys::{JourneyRow, JourneyVersion};
 pub use refresh_tokens::{RefreshTokenRecord, RefreshUse};
 pub use sessions::SsoSession;
 pub use signing_keys::SigningKeyRecord;

@@ -64,7 +64,7 @@ async fn fail(
         },
     ));
     stored.federation = None;
-    store::save(tenant, id, &stored).await?;
+    store::save(tenant, id, &mut stored).await?;
     let continue_url = format!(
         "{}/return",
         journey_path(tenant, stored.state.policy.as_str(), id)
@@ -100,7 +100,7 @@ pub(super) async fn federate(
                 pending,
                 answer: None,
             });
-            store::save(tenant, id, &stored).await?;
+            store::save(tenant, id, &mut stored).await?;
             tracing::info!(tenant = %tenant.name, provider = %request.display_name, correlation_id = %stored.state.context.correlation_id, "federating");
             Ok(Next::Federate { url })
         }
@@ -175,7 +175,7 @@ pub(super) async fn answered(
         error: get("error").map(|e| clip(&e)),
         error_description: get("error_description").map(|e| clip(&e)),
     });
-    store::save(tenant, id, &stored).await?;
+    store::save(tenant, id, &mut stored).await?;
     let path = format!(
         "{}/federated",
         journey_path(tenant, stored.state.policy.as_str(), id)

@@ -8,7 +8,7 @@ use trustframe_oidc::{
 use trustframe_policy::Policy;
 use trustframe_store::SsoSession;
 
-use super::store::{StoredJourney, forget, random_token};
+use super::store::{StoredJourney, finish, random_token};
 use super::{JourneyProblem, NewCookie, Next};
 use crate::tenant::now;
 use crate::{AppState, Tenant};
@@ -74,6 +74,9 @@ pub(super) async fn issue(
     stored: &StoredJourney,
     issued: Issued,
 ) -> Result<Next, JourneyProblem> {
+    // Ended first: of concurrent submits of the last page, one issues and the rest are told
+    // the page was already submitted.
+    finish(tenant, id, stored).await?;
     let current = now();
     // The session continues unless the journey ended it (a password reset) or signed in
     // someone else.
@@ -124,7 +127,6 @@ pub(super) async fn issue(
             },
         )
         .await;
-    forget(tenant, id).await;
     let response = response.map_err(|e| {
         tracing::error!(error = %e, "could not issue tokens");
         JourneyProblem::NotIssued

@@ -24,7 +24,7 @@ use trustframe_oidc::{
 use crate::{AppState, Tenant};
 pub use federation::redirect_uri;
 pub use store::{BINDING_COOKIE, journey_path};
-use store::{Found, StoredJourney, forget, journey_lifetime, random_token, sha256};
+use store::{Found, StoredJourney, journey_lifetime, random_token, sha256};
 
 /// A cookie the browser must keep (the HTTP layer adds `HttpOnly`, `SameSite`, `Secure`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +97,13 @@ pub enum JourneyProblem {
     /// The journey is expired, finished or was never started.
     Expired {
         domain: String,
+    },
+    /// Another submit of the same page (a double click, a second tab, a replay) advanced or
+    /// ended the journey first; `continue_url` is its page now, or, once it ended, its
+    /// authorize request to start again.
+    AlreadySubmitted {
+        domain: String,
+        continue_url: String,
     },
     /// The journey's binding cookie is missing or another browser's.
     WrongBrowser,
@@ -271,6 +278,7 @@ pub async fn start(
         session: session.map(|s| (s.id, s.auth_time)),
         finished: None,
         federation: None,
+        version: None,
     };
     let id = random_token();
     tracing::info!(tenant = %tenant.name, policy = %policy.id, correlation_id, "journey started");
@@ -307,10 +315,14 @@ pub async fn open(
     binding: Option<&str>,
 ) -> Result<Journey, JourneyProblem> {
     let tenant = tenant(state, tenant_segment)?;
-    let Found::Journey(stored) = store::find(&tenant, id).await? else {
-        return Err(JourneyProblem::Expired {
-            domain: tenant.domain.clone(),
-        });
+    let stored = match store::find(&tenant, id).await? {
+        Found::Journey(stored) => stored,
+        Found::Finished(finished) => return Err(finished.refusal(&tenant, binding)),
+        Found::Nothing => {
+            return Err(JourneyProblem::Expired {
+                domain: tenant.domain.clone(),
+            });
+        }
     };
     if !stored.bound_to(binding) {
         return Err(JourneyProblem::WrongBrowser);
@@ -418,14 +430,14 @@ pub async fn advance(
     match outcome {
         Outcome::Page(page) => {
             stored.page = Some(page);
-            store::save(&tenant, &id, &stored).await?;
+            store::save(&tenant, &id, &mut stored).await?;
             Ok(Next::ShowPage { path })
         }
         Outcome::SendClaims(issued) => {
             issue::issue(state, &tenant, &policy, &id, &stored, issued).await
         }
         Outcome::Fail(failure) => {
-            forget(&tenant, &id).await;
+            store::finish(&tenant, &id, &stored).await?;
             state.metrics.journey(&tenant.name, "error");
             Ok(deliver(issue::failed(&tenant, &stored.request, failure)))
         }
@@ -433,7 +445,7 @@ pub async fn advance(
             state.metrics.journey(&tenant.name, "blocked");
             stored.finished = Some(blocked(&tenant, &stored.request, &message));
             stored.page = None;
-            store::save(&tenant, &id, &stored).await?;
+            store::save(&tenant, &id, &mut stored).await?;
             Ok(Next::Blocked {
                 message,
                 continue_url: format!("{path}/return"),
@@ -476,13 +488,11 @@ fn engine_problem(tenant: &Tenant, error: &EngineError) -> JourneyProblem {
 
 /// "Back to the application" after a journey ended on a page: the stored response.
 pub async fn back_to_app(journey: Journey) -> Result<Next, JourneyProblem> {
-    match journey.stored.finished {
-        Some(response) => {
-            forget(&journey.tenant, &journey.id).await;
-            Ok(deliver(response))
-        }
-        None => Err(JourneyProblem::NotFinished),
-    }
+    let Some(response) = journey.stored.finished.clone() else {
+        return Err(JourneyProblem::NotFinished);
+    };
+    store::finish(&journey.tenant, &journey.id, &journey.stored).await?;
+    Ok(deliver(response))
 }
 
 /// An external identity provider's answer at `/{tenant}/oauth2/authresp`.

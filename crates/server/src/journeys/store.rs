@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use trustframe_engine::{JourneyState, Page};
 use trustframe_oidc::{AuthorizationResponse, ValidatedAuthorize};
+use trustframe_store::JourneyVersion;
 
 use super::JourneyProblem;
 use crate::Tenant;
@@ -38,6 +39,10 @@ pub(super) struct StoredJourney {
     /// The identity provider the user was sent to, and its answer once it came back.
     #[serde(default)]
     pub(super) federation: Option<Federating>,
+    /// The stored version this copy was loaded at (`None`: not stored yet). A save or finish
+    /// succeeds only if no other request saved since, so one page advances at most once.
+    #[serde(skip)]
+    pub(super) version: Option<JourneyVersion>,
 }
 
 /// A federation in progress: what was sent, and the provider's answer once it came back.
@@ -104,50 +109,144 @@ pub(super) fn journey_lifetime(tenant: &Tenant) -> i64 {
     i64::from(tenant.sessions.journey_lifetime_minutes) * 60
 }
 
+/// Saves the journey: inserted when new, else replaced only if it is still at the version it
+/// was loaded at. A concurrent submit of the same page that saved or finished first makes this
+/// one [`JourneyProblem::AlreadySubmitted`].
 pub(super) async fn save(
     tenant: &Tenant,
     id: &str,
-    stored: &StoredJourney,
+    stored: &mut StoredJourney,
 ) -> Result<(), JourneyProblem> {
     let json = serde_json::to_string(stored).map_err(|e| {
         tracing::error!(error = %e, "journey state not serialisable");
         JourneyProblem::NotSaved
     })?;
     let expires = now() + journey_lifetime(tenant);
-    tenant
-        .store
-        .put_journey(id, &json, expires)
-        .await
-        .map_err(|e| {
+    let saved = match stored.version {
+        None => tenant
+            .store
+            .insert_journey(id, &json, expires)
+            .await
+            .map(Some),
+        Some(read) => tenant.store.replace_journey(id, read, &json, expires).await,
+    };
+    match saved {
+        Ok(Some(version)) => {
+            stored.version = Some(version);
+            Ok(())
+        }
+        Ok(None) => Err(already_submitted(tenant, id, stored)),
+        Err(e) => {
             tracing::error!(error = %e, "could not save a journey");
-            JourneyProblem::StoreUnavailable
-        })
+            Err(JourneyProblem::StoreUnavailable)
+        }
+    }
 }
 
-pub(super) async fn forget(tenant: &Tenant, id: &str) {
-    if let Err(e) = tenant.store.delete_journey(id).await {
-        tracing::warn!(error = %e, "could not delete a finished journey");
+/// What is left of a finished journey until it expires: enough to tell a late submit of its
+/// last page, in the browser that started it, that it was already submitted, and where to
+/// start again. No claims, no request beyond its parameters.
+#[derive(Serialize, Deserialize)]
+pub(super) struct FinishedJourney {
+    /// SHA-256 of the binding cookie's value.
+    binding: String,
+    /// The authorize request that started the journey, to start again (with a new SSO
+    /// session, straight back to the app).
+    restart: String,
+}
+
+/// Marks the journey finished before its outcome (a code, an error for the app) is delivered:
+/// of concurrent requests that loaded the same version, only one finishes it, so a journey
+/// completes at most once. A journey never stored (ended at its first step) has nothing to
+/// mark.
+pub(super) async fn finish(
+    tenant: &Tenant,
+    id: &str,
+    stored: &StoredJourney,
+) -> Result<(), JourneyProblem> {
+    let Some(read) = stored.version else {
+        return Ok(());
+    };
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&stored.state.context.oauth_params)
+        .finish();
+    let marker = FinishedJourney {
+        binding: stored.binding.clone(),
+        restart: format!(
+            "/{}/{}/oauth2/v2.0/authorize?{query}",
+            tenant.name,
+            stored.state.policy.as_str()
+        ),
+    };
+    let marker = serde_json::to_string(&marker).map_err(|e| {
+        tracing::error!(error = %e, "finished journey not serialisable");
+        JourneyProblem::NotSaved
+    })?;
+    match tenant.store.finish_journey(id, read, &marker).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(already_submitted(tenant, id, stored)),
+        Err(e) => {
+            tracing::error!(error = %e, "could not finish a journey");
+            Err(JourneyProblem::StoreUnavailable)
+        }
+    }
+}
+
+/// A save or finish lost the race: the journey is now at its page (or finished, which the
+/// next load tells).
+fn already_submitted(tenant: &Tenant, id: &str, stored: &StoredJourney) -> JourneyProblem {
+    tracing::info!(tenant = %tenant.name, correlation_id = %stored.state.context.correlation_id, "stale journey submit refused");
+    JourneyProblem::AlreadySubmitted {
+        domain: tenant.domain.clone(),
+        continue_url: journey_path(tenant, stored.state.policy.as_str(), id),
     }
 }
 
 /// What the store holds under `id`.
 pub(super) enum Found {
     Journey(Box<StoredJourney>),
-    /// Expired, finished, never existed, or unreadable.
+    Finished(FinishedJourney),
+    /// Expired, never existed, or unreadable.
     Nothing,
 }
 
+impl FinishedJourney {
+    /// A late request for a finished journey: from the browser that started it, "already
+    /// submitted" with the way to start again; from any other, the binding refusal.
+    pub(super) fn refusal(&self, tenant: &Tenant, binding: Option<&str>) -> JourneyProblem {
+        if !binding_matches(binding, &self.binding) {
+            return JourneyProblem::WrongBrowser;
+        }
+        JourneyProblem::AlreadySubmitted {
+            domain: tenant.domain.clone(),
+            continue_url: self.restart.clone(),
+        }
+    }
+}
+
 pub(super) async fn find(tenant: &Tenant, id: &str) -> Result<Found, JourneyProblem> {
-    let json = match tenant.store.journey(id, now()).await {
-        Ok(Some(j)) => j,
+    let row = match tenant.store.versioned_journey(id, now()).await {
+        Ok(Some(row)) => row,
         Ok(None) => return Ok(Found::Nothing),
         Err(e) => {
             tracing::error!(error = %e, "could not load a journey");
             return Err(JourneyProblem::StoreUnavailable);
         }
     };
-    match serde_json::from_str::<StoredJourney>(&json) {
-        Ok(stored) => Ok(Found::Journey(Box::new(stored))),
+    if row.finished {
+        return Ok(match serde_json::from_str::<FinishedJourney>(&row.state) {
+            Ok(finished) => Found::Finished(finished),
+            Err(e) => {
+                tracing::error!(error = %e, "finished journey marker is unreadable");
+                Found::Nothing
+            }
+        });
+    }
+    match serde_json::from_str::<StoredJourney>(&row.state) {
+        Ok(mut stored) => {
+            stored.version = Some(row.version);
+            Ok(Found::Journey(Box::new(stored)))
+        }
         Err(e) => {
             tracing::error!(error = %e, "stored journey is unreadable");
             Ok(Found::Nothing)

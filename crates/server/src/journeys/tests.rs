@@ -140,8 +140,14 @@ async fn a_journey_starts_on_a_page_bound_to_its_browser_and_a_cancel_ends_it() 
             ..
         }
     ));
+    // Ended: a late request from its browser learns it was already submitted (issue 11), and
+    // where to start again; another browser learns nothing.
     let gone = open(&state, "contoso", id, Some(&binding.value)).await;
-    assert!(matches!(gone.err(), Some(JourneyProblem::Expired { .. })));
+    assert!(
+        matches!(gone.err(), Some(JourneyProblem::AlreadySubmitted { continue_url, .. }) if continue_url.contains("/oauth2/v2.0/authorize?"))
+    );
+    let other = open(&state, "contoso", id, Some("another browser's secret")).await;
+    assert_eq!(other.err(), Some(JourneyProblem::WrongBrowser));
 }
 
 #[tokio::test]

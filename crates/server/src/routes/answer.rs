@@ -139,6 +139,16 @@ pub fn problem(state: &AppState, problem: &JourneyProblem) -> Response {
             Some(domain),
             None,
         ),
+        JourneyProblem::AlreadySubmitted {
+            domain,
+            continue_url,
+        } => state.pages.message(
+            StatusCode::CONFLICT,
+            "This page was already submitted",
+            "This page was already submitted (twice, or from another tab) and the sign-in has moved on without this request. Continue from where it is now.",
+            Some(domain),
+            Some(continue_url),
+        ),
         JourneyProblem::WrongBrowser => state.pages.error(
             StatusCode::FORBIDDEN,
             "This sign-in was started in another browser or its cookie is missing. Please start again from the application.",

@@ -5,6 +5,7 @@ mod custom_policies;
 mod email;
 mod federation;
 mod guard;
+mod hardening;
 mod helpers;
 mod local_accounts;
 mod multi_node;
