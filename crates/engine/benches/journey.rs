@@ -90,6 +90,7 @@ impl Directory for Fakes {
         &self,
         sign_in_name: &str,
         password: &str,
+        _: &trustframe_policy::ResolverContext,
     ) -> Result<PasswordCheck, EnvError> {
         Ok(match self.by_name.get(sign_in_name) {
             None => PasswordCheck::NoSuchUser,

@@ -41,6 +41,11 @@ pub enum PasswordCheck {
     Valid(DirectoryUser),
     NoSuchUser,
     WrongPassword,
+    /// Too many failures for this account or client IP (smart lockout): the password was not
+    /// checked.
+    Locked {
+        retry_after_seconds: i64,
+    },
 }
 
 pub enum CreateResult {
@@ -57,10 +62,12 @@ pub trait Directory: Send + Sync {
         identity: &Identity,
     ) -> Result<Option<DirectoryUser>, EnvError>;
     /// Checks a local account's password; unknown accounts cost the same as known ones.
+    /// `context` names the client (`ip_address`) and the journey, for throttling and audit.
     async fn verify_password(
         &self,
         sign_in_name: &str,
         password: &str,
+        context: &ResolverContext,
     ) -> Result<PasswordCheck, EnvError>;
     async fn create(
         &self,

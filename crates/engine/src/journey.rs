@@ -29,6 +29,8 @@ pub mod messages {
         "A user with the specified ID already exists. Please choose a different one.";
     pub const NO_SUCH_USER: &str = "We can't seem to find your account.";
     pub const WRONG_PASSWORD: &str = "Your password is incorrect.";
+    /// Smart lockout (`UserMessageIfUserAccountLocked`; the code from `error-codes.md`).
+    pub const ACCOUNT_LOCKED: &str = "AADB2C90114: Your account is temporarily locked to prevent unauthorized use. Try again later.";
     pub const REST_FAILED: &str = "The request could not be completed. Please try again later.";
 }
 
@@ -1231,7 +1233,12 @@ impl<'a> Engine<'a> {
                 let (Some(name), Some(password)) = (name, password) else {
                     return Ok(Some(ProfileResult::Error(messages::NO_SUCH_USER.into())));
                 };
-                match self.env.directory.verify_password(&name, &password).await? {
+                match self
+                    .env
+                    .directory
+                    .verify_password(&name, &password, context)
+                    .await?
+                {
                     PasswordCheck::Valid(user) => self.load_user(profile, claims, context, &user),
                     PasswordCheck::NoSuchUser => {
                         let m = profile.metadata.get(names::MESSAGE_IF_DOES_NOT_EXIST);
@@ -1243,6 +1250,12 @@ impl<'a> Engine<'a> {
                         let m = profile.metadata.get(names::MESSAGE_IF_INVALID_PASSWORD);
                         return Ok(Some(ProfileResult::Error(
                             m.unwrap_or(messages::WRONG_PASSWORD).to_owned(),
+                        )));
+                    }
+                    PasswordCheck::Locked { .. } => {
+                        let m = profile.metadata.get(names::MESSAGE_IF_ACCOUNT_LOCKED);
+                        return Ok(Some(ProfileResult::Error(
+                            m.unwrap_or(messages::ACCOUNT_LOCKED).to_owned(),
                         )));
                     }
                 }

@@ -52,6 +52,7 @@ pub const MESSAGE_IF_ALREADY_EXISTS: &str = "UserMessageIfClaimsPrincipalAlready
 pub const MESSAGE_IF_DOES_NOT_EXIST: &str = "UserMessageIfClaimsPrincipalDoesNotExist";
 /// The local credential check (`login-NonInteractive`).
 pub const MESSAGE_IF_INVALID_PASSWORD: &str = "UserMessageIfInvalidPassword";
+pub const MESSAGE_IF_ACCOUNT_LOCKED: &str = "UserMessageIfUserAccountLocked";
 
 /// A federated identity's key in the directory (B2C's `alternativeSecurityId`): the issuer
 /// and the user's id there, as partner claim types of a directory profile's input claims.

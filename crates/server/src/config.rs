@@ -49,6 +49,8 @@ pub struct Config {
     #[serde(default)]
     pub passwords: PasswordConfig,
     #[serde(default)]
+    pub lockout: LockoutConfig,
+    #[serde(default)]
     pub outbound: OutboundConfig,
     /// Outgoing mail: verification codes (`one-time-password-technical-profile.md`).
     #[serde(default)]
@@ -111,6 +113,9 @@ pub struct ServerConfig {
     /// Development mode: plain HTTP to REST APIs allowed, `{Context:DeploymentMode}` is
     /// `Development`.
     pub development: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; from anyone else the header
+    /// is ignored and the connection's address is the client's.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +126,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             development: false,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -188,6 +194,58 @@ impl Default for PasswordConfig {
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
         }
+    }
+}
+
+/// Smart lockout of local sign-in (B2C: `threat-management.md`): failed password checks are
+/// counted in the store, so every node agrees.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    /// Failed password checks of one account within `window_seconds` that lock it; 0 = never.
+    pub threshold: u32,
+    pub window_seconds: u32,
+    /// The first lockout; each further one doubles it, up to `max_duration_seconds`.
+    pub duration_seconds: u32,
+    pub max_duration_seconds: u32,
+    /// Failed password checks from one client IP, across accounts, within `ip_window_seconds`
+    /// that lock every sign-in from it; 0 = never.
+    pub ip_threshold: u32,
+    pub ip_window_seconds: u32,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            window_seconds: 600,
+            duration_seconds: 60,
+            max_duration_seconds: 3600,
+            ip_threshold: 50,
+            ip_window_seconds: 60,
+        }
+    }
+}
+
+impl LockoutConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("lockout.window_seconds", self.window_seconds),
+            ("lockout.duration_seconds", self.duration_seconds),
+            ("lockout.ip_window_seconds", self.ip_window_seconds),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if self.max_duration_seconds < self.duration_seconds {
+            return Err(ConfigError::invalid(
+                "lockout.max_duration_seconds",
+                "must be at least lockout.duration_seconds",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -313,6 +371,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.lockout.validate()?;
         if url::Url::parse(&self.server.public_url).is_err() {
             return Err(ConfigError::invalid(
                 "server.public_url",
@@ -597,6 +656,69 @@ redirect_uris = ["https://jwt.ms"]
             err.as_ref().is_some_and(
                 |e| e.to_string().contains("user_flows[0]") && e.to_string().contains("colour")
             ),
+            "{err:?}"
+        );
+    }
+
+    /// The reference file's commented `[lockout]` keys are the defaults; bad lockout values and
+    /// proxy entries name their key.
+    #[test]
+    fn lockout_and_trusted_proxies() {
+        let reference = include_str!("../../../docs/trustframe.toml");
+        let section: String = reference
+            .split("\n[lockout]\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                l.split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(section.lines().count(), 6, "{section}");
+        let c = parse(&format!("{MINIMAL}\n[lockout]\n{section}"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let d = LockoutConfig::default();
+        assert_eq!(
+            (
+                c.lockout.threshold,
+                c.lockout.window_seconds,
+                c.lockout.duration_seconds
+            ),
+            (d.threshold, d.window_seconds, d.duration_seconds)
+        );
+        assert_eq!(
+            (
+                c.lockout.max_duration_seconds,
+                c.lockout.ip_threshold,
+                c.lockout.ip_window_seconds
+            ),
+            (d.max_duration_seconds, d.ip_threshold, d.ip_window_seconds)
+        );
+        assert_eq!(c.server.trusted_proxies, Default::default());
+
+        let err = parse(&format!("{MINIMAL}\n[lockout]\nduration_seconds = 0"), &[]).err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().starts_with("lockout.duration_seconds")),
+            "{err:?}"
+        );
+        let err = parse(
+            &MINIMAL.replace(
+                "[server]",
+                "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.local\"]",
+            ),
+            &[],
+        )
+        .err();
+        assert!(
+            err.as_ref().is_some_and(|e| {
+                let e = e.to_string();
+                e.starts_with("server.trusted_proxies") && e.contains("proxy.local")
+            }),
             "{err:?}"
         );
     }

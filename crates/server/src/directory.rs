@@ -17,10 +17,10 @@ use tokio::sync::Semaphore;
 use trustframe_engine::{
     CreateResult, Directory, DirectoryUser, EnvError, Identity, PasswordCheck,
 };
-use trustframe_policy::{ClaimTypeId, ClaimValues};
-use trustframe_store::{NewUser, Store, StoreError, User};
+use trustframe_policy::{ClaimTypeId, ClaimValues, ResolverContext};
+use trustframe_store::{AuditRecord, FailureCount, NewUser, Store, StoreError, ThrottleRule, User};
 
-use crate::config::PasswordConfig;
+use crate::config::{LockoutConfig, PasswordConfig};
 
 #[derive(Clone)]
 pub struct PasswordHasherPool {
@@ -154,6 +154,133 @@ pub struct StoreDirectory {
     pub now: fn() -> i64,
     /// Revokes refresh tokens when a password changes.
     pub oidc: trustframe_oidc::OidcService,
+    pub lockout: Lockout,
+}
+
+/// Smart lockout's rules (`[lockout]`): per account and per client IP; `None` never locks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lockout {
+    pub account: Option<ThrottleRule>,
+    pub ip: Option<ThrottleRule>,
+}
+
+impl From<&LockoutConfig> for Lockout {
+    fn from(c: &LockoutConfig) -> Self {
+        let rule = |threshold: u32, window: u32| {
+            (threshold > 0).then_some(ThrottleRule {
+                threshold,
+                window_seconds: i64::from(window),
+                lockout_seconds: i64::from(c.duration_seconds),
+                max_lockout_seconds: i64::from(c.max_duration_seconds),
+            })
+        };
+        Self {
+            account: rule(c.threshold, c.window_seconds),
+            ip: rule(c.ip_threshold, c.ip_window_seconds),
+        }
+    }
+}
+
+/// Why a password check failed, as the audit log and the log line name it.
+#[derive(Clone, Copy)]
+enum Failure {
+    WrongPassword,
+    NoSuchUser,
+    Locked,
+}
+
+impl Failure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::WrongPassword => "wrong_password",
+            Self::NoSuchUser => "no_such_user",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+impl StoreDirectory {
+    async fn audit(
+        &self,
+        kind: &str,
+        context: &ResolverContext,
+        outcome: &str,
+        detail: Value,
+    ) -> Result<(), EnvError> {
+        let record = AuditRecord {
+            at: (self.now)(),
+            kind: kind.to_owned(),
+            correlation_id: Some(context.correlation_id.clone()),
+            policy: Some(context.policy_id.clone()),
+            step: None,
+            technical_profile: None,
+            url: None,
+            status: None,
+            duration_ms: None,
+            attempts: None,
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        self.store
+            .append_audit(&record)
+            .await
+            .map(drop)
+            .map_err(env_error)
+    }
+
+    /// A failed sign-in: a log line (the object id, never the name typed or the password) and
+    /// an audit record.
+    async fn sign_in_failed(
+        &self,
+        object_id: Option<&str>,
+        context: &ResolverContext,
+        failure: Failure,
+    ) -> Result<(), EnvError> {
+        tracing::info!(
+            object_id,
+            ip = %context.ip_address,
+            correlation_id = %context.correlation_id,
+            reason = failure.as_str(),
+            "sign-in failed"
+        );
+        let detail = serde_json::json!({"objectId": object_id, "ip": context.ip_address});
+        self.audit("sign_in_failed", context, failure.as_str(), detail)
+            .await
+    }
+
+    /// Counts a failure against `subject`; a lockout it causes is logged and audited.
+    async fn count_failure(
+        &self,
+        subject: &str,
+        scope: &str,
+        rule: &ThrottleRule,
+        object_id: Option<&str>,
+        context: &ResolverContext,
+    ) -> Result<(), EnvError> {
+        let now = (self.now)();
+        let counted = self
+            .store
+            .record_sign_in_failure(subject, rule, now)
+            .await
+            .map_err(env_error)?;
+        if let FailureCount::Locked { until, lockouts } = counted {
+            tracing::warn!(
+                scope,
+                object_id,
+                ip = %context.ip_address,
+                seconds = until - now,
+                lockouts,
+                "sign-in locked after too many failed passwords"
+            );
+            let detail = serde_json::json!({
+                "scope": scope, "objectId": object_id, "ip": context.ip_address,
+                "lockedUntil": until, "lockouts": lockouts,
+            });
+            self.audit("account_locked", context, "locked", detail)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 fn env_error(e: StoreError) -> EnvError {
@@ -241,22 +368,75 @@ impl Directory for StoreDirectory {
         Ok(user.map(to_directory_user))
     }
 
+    /// Smart lockout first: while the account (by object id, or the lower-cased name when
+    /// there is no such account, so unknown names lock alike) or the client IP is locked, the
+    /// password is not checked at all. Otherwise a failure counts against both.
     async fn verify_password(
         &self,
         sign_in_name: &str,
         password: &str,
+        context: &ResolverContext,
     ) -> Result<PasswordCheck, EnvError> {
         let user = self
             .store
             .user_by_identity("emailAddress", &self.domain, sign_in_name)
             .await
             .map_err(env_error)?;
+        let object_id = user.as_ref().map(|u| u.object_id.clone());
+        let account = match &object_id {
+            Some(id) => format!("account:{id}"),
+            None => format!("account:{}", sign_in_name.to_lowercase()),
+        };
+        let ip = format!("ip:{}", context.ip_address);
+        let mut subjects = Vec::new();
+        if self.lockout.account.is_some() {
+            subjects.push(account.as_str());
+        }
+        if self.lockout.ip.is_some() && !context.ip_address.is_empty() {
+            subjects.push(ip.as_str());
+        }
+        let now = (self.now)();
+        if let Some(until) = self
+            .store
+            .sign_in_locked_until(&subjects, now)
+            .await
+            .map_err(env_error)?
+        {
+            self.sign_in_failed(object_id.as_deref(), context, Failure::Locked)
+                .await?;
+            return Ok(PasswordCheck::Locked {
+                retry_after_seconds: until - now,
+            });
+        }
+
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let ok = self.hasher.verify(password.to_owned(), hash).await?;
-        Ok(match (user, ok) {
-            (Some(user), true) => PasswordCheck::Valid(to_directory_user(user)),
-            (Some(_), false) => PasswordCheck::WrongPassword,
-            (None, _) => PasswordCheck::NoSuchUser,
+        let failure = match (user, ok) {
+            (Some(user), true) => {
+                if self.lockout.account.is_some() {
+                    self.store
+                        .clear_sign_in_failures(&account)
+                        .await
+                        .map_err(env_error)?;
+                }
+                return Ok(PasswordCheck::Valid(to_directory_user(user)));
+            }
+            (Some(_), false) => Failure::WrongPassword,
+            (None, _) => Failure::NoSuchUser,
+        };
+        self.sign_in_failed(object_id.as_deref(), context, failure)
+            .await?;
+        if let Some(rule) = &self.lockout.account {
+            self.count_failure(&account, "account", rule, object_id.as_deref(), context)
+                .await?;
+        }
+        if let (Some(rule), false) = (&self.lockout.ip, context.ip_address.is_empty()) {
+            self.count_failure(&ip, "ip", rule, object_id.as_deref(), context)
+                .await?;
+        }
+        Ok(match failure {
+            Failure::NoSuchUser => PasswordCheck::NoSuchUser,
+            _ => PasswordCheck::WrongPassword,
         })
     }
 

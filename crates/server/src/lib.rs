@@ -6,6 +6,7 @@
 // Handlers return `Result<_, Response>`: the error is the page or JSON to send, as axum does.
 #![allow(clippy::result_large_err)]
 
+pub mod client_ip;
 pub mod config;
 pub mod cookies;
 pub mod directory;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Extra links on the home page (the demo's samples and mailbox).
     pub home_links: Vec<(String, String)>,
+    /// Whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
+    pub trusted_proxies: client_ip::TrustedProxies,
 }
 
 impl AppState {
@@ -107,6 +110,7 @@ impl Server {
             public_url,
             metrics,
             home_links: options.home_links,
+            trusted_proxies: server.trusted_proxies.clone(),
         });
         let mut router = routes::router(state.clone());
         if let Some(extra) = options.extra_routes {

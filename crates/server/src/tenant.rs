@@ -222,6 +222,7 @@ impl Tenant {
                 domain,
                 now,
                 oidc: oidc.clone(),
+                lockout: (&config.lockout).into(),
             },
             store,
             oidc,

@@ -180,6 +180,11 @@ const SQLITE_MIGRATIONS: &[MigrationFile] = &[
         "journey_version",
         include_str!("../migrations/sqlite/0002_journey_version.sql"),
     ),
+    (
+        3,
+        "sign_in_throttle",
+        include_str!("../migrations/sqlite/0003_sign_in_throttle.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
     (
@@ -191,6 +196,11 @@ const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
         2,
         "journey_version",
         include_str!("../migrations/postgres/0002_journey_version.sql"),
+    ),
+    (
+        3,
+        "sign_in_throttle",
+        include_str!("../migrations/postgres/0003_sign_in_throttle.sql"),
     ),
 ];
 

@@ -1,5 +1,6 @@
 //! Persistence for Trustframe: users and their identities, journey states, SSO sessions,
-//! authorization codes, refresh tokens, signing keys, tenant settings and the audit log.
+//! authorization codes, refresh tokens, signing keys, tenant settings, sign-in
+//! failure counters and the audit log.
 //!
 //! One [`Store`] type serves SQLite (the embedded default: one node) and PostgreSQL (many nodes
 //! sharing one tenant). Callers never see the dialect: every method works on both, and every
@@ -29,6 +30,7 @@ mod refresh_tokens;
 mod sessions;
 mod settings;
 mod signing_keys;
+mod throttle;
 mod users;
 
 #[cfg(test)]
@@ -42,6 +44,7 @@ pub use journeys::{JourneyRow, JourneyVersion};
 pub use refresh_tokens::{RefreshTokenRecord, RefreshUse};
 pub use sessions::SsoSession;
 pub use signing_keys::SigningKeyRecord;
+pub use throttle::{FailureCount, ThrottleRule};
 pub use users::{Identity, NewUser, User};
 
 /// Unix time in seconds.

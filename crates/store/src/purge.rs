@@ -3,12 +3,18 @@
 use crate::{Store, StoreError, Timestamp};
 
 impl Store {
-    /// Deletes journeys, sessions, codes and refresh tokens with `expires_at <= now`; returns
+    /// Deletes journeys, sessions, codes, refresh tokens and sign-in failure counters with `expires_at <= now`; returns
     /// how many rows went. Spent codes and tokens stay until they expire, so replays and reuse
     /// are recognised until then.
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut purged = 0;
-        for table in ["journeys", "sso_sessions", "auth_codes", "refresh_tokens"] {
+        for table in [
+            "journeys",
+            "sso_sessions",
+            "auth_codes",
+            "refresh_tokens",
+            "sign_in_throttle",
+        ] {
             let sql = format!("DELETE FROM {table} WHERE expires_at <= $1");
             let rows = on_pool!(self, |pool| sqlx::query(&sql)
                 .bind(now)

@@ -21,7 +21,12 @@ impl Directory for Nothing {
     async fn find_by_identity(&self, _: &Identity) -> Result<Option<DirectoryUser>, EnvError> {
         Ok(None)
     }
-    async fn verify_password(&self, _: &str, _: &str) -> Result<PasswordCheck, EnvError> {
+    async fn verify_password(
+        &self,
+        _: &str,
+        _: &str,
+        _: &ResolverContext,
+    ) -> Result<PasswordCheck, EnvError> {
         Ok(PasswordCheck::NoSuchUser)
     }
     async fn create(

@@ -339,6 +339,11 @@ impl Journey {
         &self.tenant
     }
 
+    /// The client's address for this request (`{Context:IPAddress}`, throttling).
+    pub fn seen_from(&mut self, client_ip: String) {
+        self.stored.state.context.ip_address = client_ip;
+    }
+
     /// Checks a form's CSRF token against the journey's.
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), JourneyProblem> {
         if self.stored.csrf_ok(sent) {

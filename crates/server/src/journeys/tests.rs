@@ -52,6 +52,7 @@ type = "sign_up_or_sign_in"
         public_url: "http://127.0.0.1:9".into(),
         secure_cookies: false,
         home_links: Vec::new(),
+        trusted_proxies: Default::default(),
     }
 }
 

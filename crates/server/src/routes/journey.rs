@@ -17,16 +17,6 @@ use super::{State, policy_param};
 use crate::journeys::{self, BINDING_COOKIE, Browser, Journey, JourneyProblem};
 use crate::{AppState, cookies};
 
-fn client_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
-    // Behind a reverse proxy the first X-Forwarded-For entry is the client.
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| peer.ip().to_string())
-}
-
 /// The browser's first `Accept-Language` tag, without its weight.
 fn accept_language(headers: &HeaderMap) -> Option<String> {
     headers
@@ -53,7 +43,7 @@ async fn authorize(
     let browser = Browser {
         sso_session: cookies::get(&headers, &tenant.sso_cookie()),
         accept_language: accept_language(&headers),
-        client_ip: client_ip(&headers, peer),
+        client_ip: state.trusted_proxies.client_ip(&headers, peer),
     };
     let started = journeys::start(&state, &tenant, policy.as_deref(), params, browser).await;
     let response = respond(&state, &tenant, started.next);
@@ -217,9 +207,10 @@ pub async fn submit(
     state: State,
     Path((tenant, _policy, id)): Path<(String, String, String)>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawForm(body): RawForm,
 ) -> Response {
-    let journey = match open(&state, &tenant, &id, &headers).await {
+    let mut journey = match open(&state, &tenant, &id, &headers).await {
         Ok(j) => j,
         Err(r) => return r,
     };
@@ -228,6 +219,8 @@ pub async fn submit(
         tracing::info!(tenant = %journey.tenant().name, "journey form refused: CSRF token missing or wrong");
         return problem(&state, &p);
     }
+    // The address that submits the form (a password, a code) is the one throttled.
+    journey.seen_from(state.trusted_proxies.client_ip(&headers, peer));
     step(&state, journey, form.input).await
 }
 

@@ -8,6 +8,7 @@ mod guard;
 mod hardening;
 mod helpers;
 mod local_accounts;
+mod lockout;
 mod multi_node;
 mod pages;
 mod password_reset;

@@ -1,0 +1,296 @@
+//! Smart lockout's counters: failed password checks per subject (an account or a client IP),
+//! shared by every node on the same database, so a cluster locks an account as one server would.
+
+use crate::{Store, StoreError, Timestamp};
+
+/// How a subject's failures turn into a lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRule {
+    /// Failures within `window_seconds` that lock the subject.
+    pub threshold: u32,
+    pub window_seconds: i64,
+    /// The first lockout; each further one (while the subject is remembered) doubles it.
+    pub lockout_seconds: i64,
+    /// The longest lockout, and how long after its last lockout a subject is remembered.
+    pub max_lockout_seconds: i64,
+}
+
+impl ThrottleRule {
+    /// The lockout after `earlier` lockouts: doubling from `lockout_seconds`, capped.
+    pub fn lockout_after(&self, earlier: u32) -> i64 {
+        let factor = 1_i64 << earlier.min(30);
+        self.lockout_seconds
+            .saturating_mul(factor)
+            .min(self.max_lockout_seconds.max(self.lockout_seconds))
+    }
+
+    /// How long a subject's history is kept after `at`.
+    fn memory(&self) -> i64 {
+        self.window_seconds.saturating_add(self.max_lockout_seconds)
+    }
+}
+
+/// What one more failure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCount {
+    /// Counted: `failures` within the current window.
+    Counted { failures: u32 },
+    /// This failure reached the threshold: locked until `until`, the subject's `lockouts`th
+    /// lockout.
+    Locked { until: Timestamp, lockouts: u32 },
+}
+
+fn narrow(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+impl Store {
+    /// The latest `locked_until` among `subjects` that is still in the future.
+    pub async fn sign_in_locked_until(
+        &self,
+        subjects: &[&str],
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        if subjects.is_empty() {
+            return Ok(None);
+        }
+        let placeholders: Vec<String> = (2..subjects.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT MAX(locked_until) FROM sign_in_throttle \
+             WHERE locked_until > $1 AND subject IN ({})",
+            placeholders.join(", ")
+        );
+        let until: Option<i64> = on_pool!(self, |pool| {
+            let mut query = sqlx::query_scalar(&sql).bind(now);
+            for s in subjects {
+                query = query.bind(*s);
+            }
+            query.fetch_one(pool).await?
+        });
+        Ok(until)
+    }
+
+    /// Counts one failed password check of `subject`; locks it when the failures within the
+    /// rule's window reach the threshold. Safe under concurrent calls from many nodes: each
+    /// failure is counted once and a burst that crosses the threshold locks once.
+    pub async fn record_sign_in_failure(
+        &self,
+        subject: &str,
+        rule: &ThrottleRule,
+        now: Timestamp,
+    ) -> Result<FailureCount, StoreError> {
+        // A forgotten row (expired) starts over; a window that has passed starts a new count.
+        let count = "INSERT INTO sign_in_throttle \
+                     (subject, failures, window_start, locked_until, lockouts, expires_at) \
+                     VALUES ($1, 1, $2, 0, 0, $3) \
+                     ON CONFLICT (subject) DO UPDATE SET \
+                     failures = CASE WHEN sign_in_throttle.expires_at <= $2 \
+                         OR sign_in_throttle.window_start <= $2 - $4 THEN 1 \
+                         ELSE sign_in_throttle.failures + 1 END, \
+                     window_start = CASE WHEN sign_in_throttle.expires_at <= $2 \
+                         OR sign_in_throttle.window_start <= $2 - $4 THEN $2 \
+                         ELSE sign_in_throttle.window_start END, \
+                     lockouts = CASE WHEN sign_in_throttle.expires_at <= $2 THEN 0 \
+                         ELSE sign_in_throttle.lockouts END, \
+                     locked_until = CASE WHEN sign_in_throttle.expires_at <= $2 THEN 0 \
+                         ELSE sign_in_throttle.locked_until END, \
+                     expires_at = CASE WHEN sign_in_throttle.expires_at > $3 \
+                         THEN sign_in_throttle.expires_at ELSE $3 END \
+                     RETURNING failures, lockouts";
+        let expires_at = now.saturating_add(rule.memory());
+        let (failures, lockouts): (i64, i64) = on_pool!(self, |pool| {
+            sqlx::query_as(count)
+                .bind(subject)
+                .bind(now)
+                .bind(expires_at)
+                .bind(rule.window_seconds)
+                .fetch_one(pool)
+                .await?
+        });
+        if rule.threshold == 0 || failures < i64::from(rule.threshold) {
+            return Ok(FailureCount::Counted {
+                failures: narrow(failures),
+            });
+        }
+        let until = now.saturating_add(rule.lockout_after(narrow(lockouts)));
+        // Only the caller that still sees the threshold reached locks: concurrent failures
+        // crossing it together lock once.
+        let lock = "UPDATE sign_in_throttle SET locked_until = $2, lockouts = lockouts + 1, \
+                    failures = 0, expires_at = $3 \
+                    WHERE subject = $1 AND failures >= $4 RETURNING lockouts";
+        let locked: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(lock)
+                .bind(subject)
+                .bind(until)
+                .bind(until.saturating_add(rule.memory()))
+                .bind(i64::from(rule.threshold))
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(match locked {
+            Some(lockouts) => FailureCount::Locked {
+                until,
+                lockouts: narrow(lockouts),
+            },
+            None => FailureCount::Counted {
+                failures: narrow(failures),
+            },
+        })
+    }
+
+    /// Forgets `subject`'s failures and lockouts (a correct password).
+    pub async fn clear_sign_in_failures(&self, subject: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM sign_in_throttle WHERE subject = $1";
+        on_pool!(self, |pool| {
+            sqlx::query(sql).bind(subject).execute(pool).await?;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::test_support::{TestDb, on_each_backend};
+
+    const RULE: ThrottleRule = ThrottleRule {
+        threshold: 3,
+        window_seconds: 60,
+        lockout_seconds: 10,
+        max_lockout_seconds: 25,
+    };
+
+    #[test]
+    fn lockouts_double_up_to_the_cap() {
+        assert_eq!(RULE.lockout_after(0), 10);
+        assert_eq!(RULE.lockout_after(1), 20);
+        assert_eq!(RULE.lockout_after(2), 25);
+        assert_eq!(RULE.lockout_after(u32::MAX), 25);
+    }
+
+    async fn failures_lock_then_grow_and_clear(db: TestDb) {
+        let store = &db.store;
+        let a = "account:u1";
+        assert_eq!(store.sign_in_locked_until(&[a], 0).await.unwrap(), None);
+        for n in 1..3 {
+            assert_eq!(
+                store.record_sign_in_failure(a, &RULE, 100).await.unwrap(),
+                FailureCount::Counted { failures: n }
+            );
+        }
+        assert_eq!(
+            store.record_sign_in_failure(a, &RULE, 101).await.unwrap(),
+            FailureCount::Locked {
+                until: 111,
+                lockouts: 1
+            }
+        );
+        assert_eq!(
+            store.sign_in_locked_until(&[a, "ip:1"], 105).await.unwrap(),
+            Some(111)
+        );
+        assert_eq!(
+            store.sign_in_locked_until(&["ip:1"], 105).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.sign_in_locked_until(&[a], 111).await.unwrap(),
+            None,
+            "over"
+        );
+
+        // After the lockout the count starts again; the second lockout is twice as long.
+        for _ in 0..2 {
+            store.record_sign_in_failure(a, &RULE, 120).await.unwrap();
+        }
+        assert_eq!(
+            store.record_sign_in_failure(a, &RULE, 120).await.unwrap(),
+            FailureCount::Locked {
+                until: 140,
+                lockouts: 2
+            }
+        );
+
+        // A window that has passed starts a new count.
+        let b = "account:u2";
+        store.record_sign_in_failure(b, &RULE, 0).await.unwrap();
+        store.record_sign_in_failure(b, &RULE, 1).await.unwrap();
+        assert_eq!(
+            store.record_sign_in_failure(b, &RULE, 61).await.unwrap(),
+            FailureCount::Counted { failures: 1 }
+        );
+
+        // A correct password forgets everything: the next lockout is the first again.
+        store.clear_sign_in_failures(a).await.unwrap();
+        for _ in 0..2 {
+            store.record_sign_in_failure(a, &RULE, 200).await.unwrap();
+        }
+        assert_eq!(
+            store.record_sign_in_failure(a, &RULE, 200).await.unwrap(),
+            FailureCount::Locked {
+                until: 210,
+                lockouts: 1
+            }
+        );
+        // Forgotten after the window and the longest lockout: a fresh start.
+        assert_eq!(
+            store
+                .record_sign_in_failure(a, &RULE, 210 + 86)
+                .await
+                .unwrap(),
+            FailureCount::Counted { failures: 1 }
+        );
+        assert!(store.purge_expired(10_000).await.unwrap() >= 2);
+        assert_eq!(
+            store
+                .record_sign_in_failure(b, &RULE, 10_000)
+                .await
+                .unwrap(),
+            FailureCount::Counted { failures: 1 }
+        );
+    }
+
+    /// Two nodes failing at once: every failure counts, and the burst locks exactly once.
+    async fn concurrent_failures_on_two_nodes_lock_once(db: TestDb) {
+        let other = db.reopen().await;
+        let rule = ThrottleRule {
+            threshold: 10,
+            ..RULE
+        };
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    db.store.clone()
+                } else {
+                    other.clone()
+                };
+                tokio::spawn(async move {
+                    store
+                        .record_sign_in_failure("ip:203.0.113.7", &rule, 500)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut locked = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), FailureCount::Locked { .. }) {
+                locked += 1;
+            }
+        }
+        assert_eq!(locked, 1);
+        assert_eq!(
+            other
+                .sign_in_locked_until(&["ip:203.0.113.7"], 500)
+                .await
+                .unwrap(),
+            Some(510)
+        );
+    }
+
+    on_each_backend!(
+        failures_lock_then_grow_and_clear,
+        concurrent_failures_on_two_nodes_lock_once
+    );
+}
