@@ -712,7 +712,7 @@ async fn a_signing_key_that_is_no_rsa_key_or_a_near_miss_stops_the_start() {
 }
 
 /// A copy of the sample set with one edit (`from` → `to`) in the file `name`.
-fn folder_with_edit(name: &str, from: &str, to: &str) -> tempfile::TempDir {
+pub(crate) fn folder_with_edit(name: &str, from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let entries = std::fs::read_dir(policy_folder()).unwrap_or_else(|e| panic!("{e}"));
     for entry in entries.filter_map(Result::ok) {

@@ -200,3 +200,39 @@ async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
     .await;
     assert!(!locked_after_forwarded_failures(&app).await);
 }
+
+#[tokio::test]
+async fn a_custom_policy_words_its_own_locked_message() {
+    // `UserMessageIfUserAccountLocked` (`localization-string-ids.md`) on the credential check.
+    let audience = r#"<Item Key="IdTokenAudience">IdentityExperienceFrameworkAppId</Item>"#;
+    let folder = crate::custom_policies::folder_with_edit(
+        "TrustFrameworkExtensions.xml",
+        audience,
+        &format!(
+            "{audience}\n<Item Key=\"UserMessageIfUserAccountLocked\">Too many tries: wait a minute.</Item>"
+        ),
+    );
+    let settings = folder.path().join("settings.json");
+    std::fs::write(&settings, r#"{"RestApiBaseUrl": "http://127.0.0.1:9"}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app(&format!(
+        "[custom_policies]\ndir = {:?}\nsettings = {:?}\n{}",
+        folder.path().display().to_string(),
+        settings.display().to_string(),
+        lockout(2, 0, 60)
+    ))
+    .await;
+    let start = authorize_url(&app, "B2C_1A_signup_signin", WEB_CLIENT, &[]);
+    let browser = Browser::new(&app);
+    let nobody = unique_email("cp-nobody");
+    for _ in 0..2 {
+        assert_eq!(
+            alert_after_sign_in(&browser, &start, &nobody, PASSWORD).await,
+            "We can't seem to find your account."
+        );
+    }
+    assert_eq!(
+        alert_after_sign_in(&browser, &start, &nobody, PASSWORD).await,
+        "Too many tries: wait a minute."
+    );
+}
