@@ -248,8 +248,9 @@ impl StoreDirectory {
             .await
     }
 
-    /// Counts a failure against `subject`; a lockout it causes is logged and audited.
-    async fn count_failure(
+    /// Locks `subject` if its failures reached `rule`'s threshold; a lockout is logged and
+    /// audited.
+    async fn lock_if_reached(
         &self,
         subject: &str,
         scope: &str,
@@ -258,12 +259,12 @@ impl StoreDirectory {
         context: &ResolverContext,
     ) -> Result<(), EnvError> {
         let now = (self.now)();
-        let counted = self
+        let locked = self
             .store
-            .record_sign_in_failure(subject, rule, now)
+            .lock_sign_in(subject, rule, now)
             .await
             .map_err(env_error)?;
-        if let FailureCount::Locked { until, lockouts } = counted {
+        if let Some(FailureCount::Locked { until, lockouts }) = locked {
             tracing::warn!(
                 scope,
                 object_id,
@@ -280,6 +281,35 @@ impl StoreDirectory {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Seconds until the last of `subjects` is unlocked; `None` when none is locked.
+    async fn locked_for(&self, subjects: &[&str]) -> Result<Option<i64>, EnvError> {
+        let now = (self.now)();
+        let until = self
+            .store
+            .sign_in_locked_until(subjects, now)
+            .await
+            .map_err(env_error)?;
+        Ok(until.map(|u| u - now))
+    }
+
+    /// Counts an attempt against `subject` under `rule` (when there is one): its failures in
+    /// the window, this one included.
+    async fn count_attempt(
+        &self,
+        subject: &str,
+        rule: Option<&ThrottleRule>,
+    ) -> Result<Option<(u32, ThrottleRule)>, EnvError> {
+        let Some(rule) = rule else {
+            return Ok(None);
+        };
+        let failures = self
+            .store
+            .count_sign_in_attempt(subject, rule, (self.now)())
+            .await
+            .map_err(env_error)?;
+        Ok(Some((failures, *rule)))
     }
 }
 
@@ -370,7 +400,9 @@ impl Directory for StoreDirectory {
 
     /// Smart lockout first: while the account (by object id, or the lower-cased name when
     /// there is no such account, so unknown names lock alike) or the client IP is locked, the
-    /// password is not checked at all. Otherwise a failure counts against both.
+    /// password is not checked at all. An attempt counts as a failure before the password is
+    /// checked and is forgiven when it was right, so parallel guesses cannot overrun the
+    /// threshold.
     async fn verify_password(
         &self,
         sign_in_name: &str,
@@ -388,24 +420,50 @@ impl Directory for StoreDirectory {
             None => format!("account:{}", sign_in_name.to_lowercase()),
         };
         let ip = format!("ip:{}", context.ip_address);
+        let ip_rule = self
+            .lockout
+            .ip
+            .as_ref()
+            .filter(|_| !context.ip_address.is_empty());
+        let account_rule = self.lockout.account.as_ref();
         let mut subjects = Vec::new();
-        if self.lockout.account.is_some() {
+        if account_rule.is_some() {
             subjects.push(account.as_str());
         }
-        if self.lockout.ip.is_some() && !context.ip_address.is_empty() {
+        if ip_rule.is_some() {
             subjects.push(ip.as_str());
         }
-        let now = (self.now)();
-        if let Some(until) = self
-            .store
-            .sign_in_locked_until(&subjects, now)
-            .await
-            .map_err(env_error)?
-        {
+        if let Some(retry_after_seconds) = self.locked_for(&subjects).await? {
             self.sign_in_failed(object_id.as_deref(), context, Failure::Locked)
                 .await?;
             return Ok(PasswordCheck::Locked {
-                retry_after_seconds: until - now,
+                retry_after_seconds,
+            });
+        }
+
+        let counted = [
+            (
+                account.as_str(),
+                "account",
+                self.count_attempt(&account, account_rule).await?,
+            ),
+            (ip.as_str(), "ip", self.count_attempt(&ip, ip_rule).await?),
+        ];
+        let id = object_id.as_deref();
+        // Beyond the threshold: guesses sent in parallel with the one that reached it.
+        let over = counted
+            .iter()
+            .any(|(_, _, c)| c.is_some_and(|(n, rule)| n > rule.threshold));
+        if over {
+            for (subject, scope, c) in &counted {
+                if let Some((_, rule)) = c {
+                    self.lock_if_reached(subject, scope, rule, id, context)
+                        .await?;
+                }
+            }
+            self.sign_in_failed(id, context, Failure::Locked).await?;
+            return Ok(PasswordCheck::Locked {
+                retry_after_seconds: self.locked_for(&subjects).await?.unwrap_or(0),
             });
         }
 
@@ -413,9 +471,15 @@ impl Directory for StoreDirectory {
         let ok = self.hasher.verify(password.to_owned(), hash).await?;
         let failure = match (user, ok) {
             (Some(user), true) => {
-                if self.lockout.account.is_some() {
+                if account_rule.is_some() {
                     self.store
                         .clear_sign_in_failures(&account)
+                        .await
+                        .map_err(env_error)?;
+                }
+                if ip_rule.is_some() {
+                    self.store
+                        .forgive_sign_in_attempt(&ip)
                         .await
                         .map_err(env_error)?;
                 }
@@ -424,15 +488,14 @@ impl Directory for StoreDirectory {
             (Some(_), false) => Failure::WrongPassword,
             (None, _) => Failure::NoSuchUser,
         };
-        self.sign_in_failed(object_id.as_deref(), context, failure)
-            .await?;
-        if let Some(rule) = &self.lockout.account {
-            self.count_failure(&account, "account", rule, object_id.as_deref(), context)
-                .await?;
-        }
-        if let (Some(rule), false) = (&self.lockout.ip, context.ip_address.is_empty()) {
-            self.count_failure(&ip, "ip", rule, object_id.as_deref(), context)
-                .await?;
+        self.sign_in_failed(id, context, failure).await?;
+        for (subject, scope, c) in &counted {
+            if let Some((failures, rule)) = c
+                && *failures >= rule.threshold
+            {
+                self.lock_if_reached(subject, scope, rule, id, context)
+                    .await?;
+            }
         }
         Ok(match failure {
             Failure::NoSuchUser => PasswordCheck::NoSuchUser,

@@ -79,63 +79,118 @@ impl Store {
         rule: &ThrottleRule,
         now: Timestamp,
     ) -> Result<FailureCount, StoreError> {
-        // A forgotten row (expired) starts over; a window that has passed starts a new count.
+        let failures = self.count_sign_in_attempt(subject, rule, now).await?;
+        if rule.threshold == 0 || failures < rule.threshold {
+            return Ok(FailureCount::Counted { failures });
+        }
+        Ok(self
+            .lock_sign_in(subject, rule, now)
+            .await?
+            .unwrap_or(FailureCount::Counted { failures }))
+    }
+
+    /// Counts an attempt of `subject` as a failure until it is proven right
+    /// ([`Store::forgive_sign_in_attempt`], [`Store::clear_sign_in_failures`]); returns the
+    /// failures in the current window, this one included. Counting before the password is
+    /// checked keeps a burst of parallel guesses within the threshold.
+    pub async fn count_sign_in_attempt(
+        &self,
+        subject: &str,
+        rule: &ThrottleRule,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
+        // A forgotten row (expired) starts over; a window that has passed, or a lockout that has
+        // ended, starts a new count. During a lockout the count goes on, so attempts that were
+        // already under way when it began see that they are beyond the threshold.
         let count = "INSERT INTO sign_in_throttle \
                      (subject, failures, window_start, locked_until, lockouts, expires_at) \
                      VALUES ($1, 1, $2, 0, 0, $3) \
                      ON CONFLICT (subject) DO UPDATE SET \
                      failures = CASE WHEN sign_in_throttle.expires_at <= $2 \
-                         OR sign_in_throttle.window_start <= $2 - $4 THEN 1 \
-                         ELSE sign_in_throttle.failures + 1 END, \
+                         OR sign_in_throttle.window_start <= $2 - $4 \
+                         OR (sign_in_throttle.locked_until <= $2 \
+                             AND sign_in_throttle.window_start < sign_in_throttle.locked_until) \
+                         THEN 1 ELSE sign_in_throttle.failures + 1 END, \
                      window_start = CASE WHEN sign_in_throttle.expires_at <= $2 \
-                         OR sign_in_throttle.window_start <= $2 - $4 THEN $2 \
-                         ELSE sign_in_throttle.window_start END, \
+                         OR sign_in_throttle.window_start <= $2 - $4 \
+                         OR (sign_in_throttle.locked_until <= $2 \
+                             AND sign_in_throttle.window_start < sign_in_throttle.locked_until) \
+                         THEN $2 ELSE sign_in_throttle.window_start END, \
                      lockouts = CASE WHEN sign_in_throttle.expires_at <= $2 THEN 0 \
                          ELSE sign_in_throttle.lockouts END, \
                      locked_until = CASE WHEN sign_in_throttle.expires_at <= $2 THEN 0 \
                          ELSE sign_in_throttle.locked_until END, \
                      expires_at = CASE WHEN sign_in_throttle.expires_at > $3 \
                          THEN sign_in_throttle.expires_at ELSE $3 END \
-                     RETURNING failures, lockouts";
-        let expires_at = now.saturating_add(rule.memory());
-        let (failures, lockouts): (i64, i64) = on_pool!(self, |pool| {
-            sqlx::query_as(count)
+                     RETURNING failures";
+        let failures: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(count)
                 .bind(subject)
                 .bind(now)
-                .bind(expires_at)
+                .bind(now.saturating_add(rule.memory()))
                 .bind(rule.window_seconds)
                 .fetch_one(pool)
                 .await?
         });
-        if rule.threshold == 0 || failures < i64::from(rule.threshold) {
-            return Ok(FailureCount::Counted {
-                failures: narrow(failures),
-            });
+        Ok(narrow(failures))
+    }
+
+    /// An attempt counted by [`Store::count_sign_in_attempt`] was right after all.
+    pub async fn forgive_sign_in_attempt(&self, subject: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE sign_in_throttle SET failures = failures - 1 \
+                   WHERE subject = $1 AND failures > 0";
+        on_pool!(self, |pool| {
+            sqlx::query(sql).bind(subject).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Locks `subject` if its failures have reached the threshold; `None` when they have not,
+    /// or when a concurrent caller locked it first (one burst, one lockout).
+    pub async fn lock_sign_in(
+        &self,
+        subject: &str,
+        rule: &ThrottleRule,
+        now: Timestamp,
+    ) -> Result<Option<FailureCount>, StoreError> {
+        if rule.threshold == 0 {
+            return Ok(None);
         }
-        let until = now.saturating_add(rule.lockout_after(narrow(lockouts)));
-        // Only the caller that still sees the threshold reached locks: concurrent failures
-        // crossing it together lock once.
+        let read = "SELECT lockouts FROM sign_in_throttle \
+                    WHERE subject = $1 AND failures >= $2 AND locked_until <= $3";
+        let earlier: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(read)
+                .bind(subject)
+                .bind(i64::from(rule.threshold))
+                .bind(now)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(earlier) = earlier else {
+            return Ok(None);
+        };
+        let until = now.saturating_add(rule.lockout_after(narrow(earlier)));
+        // Compare-and-swap on the lockout count, and never while locked: of callers crossing
+        // the threshold together, one locks.
         let lock = "UPDATE sign_in_throttle SET locked_until = $2, lockouts = lockouts + 1, \
-                    failures = 0, expires_at = $3 \
-                    WHERE subject = $1 AND failures >= $4 RETURNING lockouts";
+                    window_start = $6, expires_at = $3 \
+                    WHERE subject = $1 AND failures >= $4 AND lockouts = $5 \
+                    AND locked_until <= $6 RETURNING lockouts";
         let locked: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(lock)
                 .bind(subject)
                 .bind(until)
                 .bind(until.saturating_add(rule.memory()))
                 .bind(i64::from(rule.threshold))
+                .bind(earlier)
+                .bind(now)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(match locked {
-            Some(lockouts) => FailureCount::Locked {
-                until,
-                lockouts: narrow(lockouts),
-            },
-            None => FailureCount::Counted {
-                failures: narrow(failures),
-            },
-        })
+        Ok(locked.map(|lockouts| FailureCount::Locked {
+            until,
+            lockouts: narrow(lockouts),
+        }))
     }
 
     /// Forgets `subject`'s failures and lockouts (a correct password).
@@ -194,6 +249,17 @@ mod tests {
             store.sign_in_locked_until(&["ip:1"], 105).await.unwrap(),
             None
         );
+        // Attempts under way when the lockout began still count, beyond the threshold, and do
+        // not lock again.
+        assert_eq!(
+            store.record_sign_in_failure(a, &RULE, 105).await.unwrap(),
+            FailureCount::Counted { failures: 4 }
+        );
+        assert_eq!(store.lock_sign_in(a, &RULE, 105).await.unwrap(), None);
+        assert_eq!(
+            store.sign_in_locked_until(&[a], 105).await.unwrap(),
+            Some(111)
+        );
         assert_eq!(
             store.sign_in_locked_until(&[a], 111).await.unwrap(),
             None,
@@ -251,6 +317,34 @@ mod tests {
         );
     }
 
+    async fn a_forgiven_attempt_does_not_count(db: TestDb) {
+        let store = &db.store;
+        let ip = "ip:198.51.100.4";
+        assert_eq!(store.count_sign_in_attempt(ip, &RULE, 0).await.unwrap(), 1);
+        assert_eq!(store.count_sign_in_attempt(ip, &RULE, 0).await.unwrap(), 2);
+        store.forgive_sign_in_attempt(ip).await.unwrap();
+        assert_eq!(
+            store.lock_sign_in(ip, &RULE, 0).await.unwrap(),
+            None,
+            "below the threshold"
+        );
+        assert_eq!(store.count_sign_in_attempt(ip, &RULE, 0).await.unwrap(), 2);
+        assert_eq!(store.count_sign_in_attempt(ip, &RULE, 0).await.unwrap(), 3);
+        assert_eq!(
+            store.lock_sign_in(ip, &RULE, 0).await.unwrap(),
+            Some(FailureCount::Locked {
+                until: 10,
+                lockouts: 1
+            })
+        );
+        assert_eq!(
+            store.lock_sign_in(ip, &RULE, 0).await.unwrap(),
+            None,
+            "once"
+        );
+        store.forgive_sign_in_attempt("ip:nobody").await.unwrap();
+    }
+
     /// Two nodes failing at once: every failure counts, and the burst locks exactly once.
     async fn concurrent_failures_on_two_nodes_lock_once(db: TestDb) {
         let other = db.reopen().await;
@@ -291,6 +385,7 @@ mod tests {
 
     on_each_backend!(
         failures_lock_then_grow_and_clear,
+        a_forgiven_attempt_does_not_count,
         concurrent_failures_on_two_nodes_lock_once
     );
 }

@@ -236,3 +236,53 @@ async fn a_custom_policy_words_its_own_locked_message() {
         "Too many tries: wait a minute."
     );
 }
+
+/// Guesses sent in parallel (one journey each) cannot overrun the threshold: each attempt is
+/// counted before its password is checked.
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_no_more_than_the_threshold() {
+    let app = spawn_app(&lockout(3, 0, 60)).await;
+    let start = authorize_url(&app, "B2C_1_susi", WEB_CLIENT, &[]);
+    let email = unique_email("burst");
+    sign_up(&Browser::new(&app), &start, &email, "b").await;
+
+    let mut pages = Vec::new();
+    for _ in 0..12 {
+        let browser = Browser::new(&app);
+        let page = browser.get(&start).await.page();
+        pages.push((browser, page));
+    }
+    let tasks: Vec<_> = pages
+        .into_iter()
+        .map(|(browser, page)| {
+            let email = email.clone();
+            tokio::spawn(async move {
+                let fields = [
+                    ("signInName", email.as_str()),
+                    ("password", "Wrong-pass1"),
+                    ("action", "continue"),
+                ];
+                browser
+                    .submit(&page, &fields)
+                    .await
+                    .page()
+                    .alert()
+                    .unwrap_or_default()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for task in tasks {
+        let alert = task.await.unwrap_or_else(|e| panic!("{e}"));
+        match alert.as_str() {
+            WRONG => checked += 1,
+            LOCKED => {}
+            other => panic!("unexpected answer: {other}"),
+        }
+    }
+    assert!(checked <= 3, "{checked} passwords were checked");
+    assert_eq!(
+        alert_after_sign_in(&Browser::new(&app), &start, &email, PASSWORD).await,
+        LOCKED
+    );
+}
