@@ -286,3 +286,45 @@ async fn a_burst_of_parallel_guesses_gets_no_more_than_the_threshold() {
         LOCKED
     );
 }
+
+/// Two nodes on one PostgreSQL database count the same failures: guesses spread over both lock
+/// the account on both. Runs when `TRUSTFRAME_TEST_POSTGRES_URL` is set.
+#[tokio::test]
+async fn failures_on_two_nodes_lock_the_account_on_both() {
+    let Ok(pg) = std::env::var("TRUSTFRAME_TEST_POSTGRES_URL") else {
+        eprintln!("lockout on two nodes: skipped (TRUSTFRAME_TEST_POSTGRES_URL is not set)");
+        return;
+    };
+    let (schema, url) = crate::multi_node::fresh_schema(&pg).await;
+    let storage =
+        |text: String| text.replace("url = \"sqlite://tf.db\"", &format!("url = {url:?}"));
+    let a = spawn_edited(&lockout(3, 0, 60), None, |text, _| storage(text)).await;
+    let b = spawn_edited(&lockout(3, 0, 60), None, |text, _| storage(text)).await;
+    let (start_a, start_b) = (
+        authorize_url(&a, "B2C_1_susi", WEB_CLIENT, &[]),
+        authorize_url(&b, "B2C_1_susi", WEB_CLIENT, &[]),
+    );
+    let email = unique_email("nodes-lock");
+    sign_up(&Browser::new(&a), &start_a, &email, "n").await;
+
+    let (on_a, on_b) = (Browser::new(&a), Browser::new(&b));
+    assert_eq!(
+        alert_after_sign_in(&on_a, &start_a, &email, "Wrong-pass1").await,
+        WRONG
+    );
+    assert_eq!(
+        alert_after_sign_in(&on_b, &start_b, &email, "Wrong-pass1").await,
+        WRONG
+    );
+    assert_eq!(
+        alert_after_sign_in(&on_a, &start_a, &email, "Wrong-pass1").await,
+        WRONG
+    );
+    let locked_on = [
+        alert_after_sign_in(&on_b, &start_b, &email, PASSWORD).await,
+        alert_after_sign_in(&on_a, &start_a, &email, PASSWORD).await,
+    ];
+    drop((a, b));
+    crate::multi_node::drop_schema(&pg, &schema).await;
+    assert_eq!(locked_on, [LOCKED, LOCKED]);
+}

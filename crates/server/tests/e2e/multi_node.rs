@@ -5,7 +5,7 @@
 use crate::helpers::*;
 
 /// A fresh schema in the test database, dropped by the caller.
-async fn fresh_schema(base: &str) -> (String, String) {
+pub(crate) async fn fresh_schema(base: &str) -> (String, String) {
     use sqlx::Connection;
     let schema = format!("tf_e2e_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(base)
@@ -22,7 +22,7 @@ async fn fresh_schema(base: &str) -> (String, String) {
     )
 }
 
-async fn drop_schema(base: &str, schema: &str) {
+pub(crate) async fn drop_schema(base: &str, schema: &str) {
     use sqlx::Connection;
     if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
         let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
