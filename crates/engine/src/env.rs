@@ -141,6 +141,29 @@ impl std::fmt::Debug for CodeMail {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send_code(&self, mail: CodeMail) -> Result<(), EnvError>;
+
+    /// Counts a code about to be generated for `address` by a client at `ip` (empty when
+    /// unknown) against limits shared by every journey; `false`: a limit is reached, and no
+    /// code is generated or sent. The per-journey limit (`NumCodeGenerationAttempts`) is
+    /// checked apart. Default: no shared limit.
+    async fn count_code_sent(&self, address: &str, ip: &str) -> Result<bool, EnvError> {
+        let _ = (address, ip);
+        Ok(true)
+    }
+
+    /// Counts a check of a code sent to `address` before the code is compared, against a limit
+    /// of wrong codes shared by every journey; `false`: the limit is reached, and even a right
+    /// code is refused. Default: no shared limit.
+    async fn count_code_check(&self, address: &str) -> Result<bool, EnvError> {
+        let _ = address;
+        Ok(true)
+    }
+
+    /// The check counted by [`Mailer::count_code_check`] was not a wrong code.
+    async fn forgive_code_check(&self, address: &str) -> Result<(), EnvError> {
+        let _ = address;
+        Ok(())
+    }
 }
 
 /// Seconds since the Unix epoch; injectable so expiry can be tested without waiting.

@@ -1150,7 +1150,7 @@ impl<'a> Engine<'a> {
         }
         match profile.kind {
             TechnicalProfileKind::OneTimePassword => {
-                if let ProfileResult::Error(m) = self.run_otp(state, profile, claims)? {
+                if let ProfileResult::Error(m) = self.run_otp(state, profile, claims).await? {
                     return Ok(ProfileResult::Error(m));
                 }
             }

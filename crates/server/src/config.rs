@@ -51,6 +51,8 @@ pub struct Config {
     #[serde(default)]
     pub lockout: LockoutConfig,
     #[serde(default)]
+    pub verification: VerificationConfig,
+    #[serde(default)]
     pub outbound: OutboundConfig,
     /// Outgoing mail: verification codes (`one-time-password-technical-profile.md`).
     #[serde(default)]
@@ -249,6 +251,34 @@ impl LockoutConfig {
     }
 }
 
+/// Verification codes limited across journeys (`[verification]`), counted in the store so every
+/// node agrees; the per-journey limits are the policy's (`NumCodeGenerationAttempts`,
+/// `NumRetryAttempts`). Each limit counts within a window of `window_seconds` from its first
+/// event; 0 = no limit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerificationConfig {
+    /// Codes sent to one address, from any journey.
+    pub max_codes_per_address: u32,
+    /// Codes sent at the request of one client IP, to any address.
+    pub max_codes_per_ip: u32,
+    /// Wrong codes entered for one address, in any journey; beyond it even the right code is
+    /// refused until the window has passed.
+    pub max_wrong_codes_per_address: u32,
+    pub window_seconds: u32,
+}
+
+impl Default for VerificationConfig {
+    fn default() -> Self {
+        Self {
+            max_codes_per_address: 5,
+            max_codes_per_ip: 20,
+            max_wrong_codes_per_address: 10,
+            window_seconds: 600,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboundConfig {
@@ -372,6 +402,12 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lockout.validate()?;
+        if self.verification.window_seconds == 0 {
+            return Err(ConfigError::invalid(
+                "verification.window_seconds",
+                "must be at least 1",
+            ));
+        }
         if url::Url::parse(&self.server.public_url).is_err() {
             return Err(ConfigError::invalid(
                 "server.public_url",
@@ -656,6 +692,55 @@ redirect_uris = ["https://jwt.ms"]
             err.as_ref().is_some_and(
                 |e| e.to_string().contains("user_flows[0]") && e.to_string().contains("colour")
             ),
+            "{err:?}"
+        );
+    }
+
+    /// The reference file's commented `[verification]` keys are the defaults; a zero window is
+    /// refused.
+    #[test]
+    fn verification_limits() {
+        let reference = include_str!("../../../docs/trustframe.toml");
+        let section: String = reference
+            .split("\n[verification]\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                l.split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(section.lines().count(), 4, "{section}");
+        let c = parse(&format!("{MINIMAL}\n[verification]\n{section}"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let d = VerificationConfig::default();
+        let v = &c.verification;
+        assert_eq!(
+            (
+                v.max_codes_per_address,
+                v.max_codes_per_ip,
+                v.max_wrong_codes_per_address,
+                v.window_seconds
+            ),
+            (
+                d.max_codes_per_address,
+                d.max_codes_per_ip,
+                d.max_wrong_codes_per_address,
+                d.window_seconds
+            )
+        );
+        let err = parse(
+            &format!("{MINIMAL}\n[verification]\nwindow_seconds = 0"),
+            &[],
+        )
+        .err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().starts_with("verification.window_seconds")),
             "{err:?}"
         );
     }

@@ -20,6 +20,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{AutoEscape, Environment};
 use serde::{Deserialize, Serialize};
 use trustframe_engine::{CodeMail, EnvError, Mailer};
+use trustframe_store::Store;
+
+use crate::config::VerificationConfig;
 
 /// `[email] transport`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -383,6 +386,9 @@ enum Transport {
 /// The mailer of one tenant.
 pub struct MailService {
     transport: Transport,
+    /// `[verification]`: limits shared by every journey and node; `None` in tools and tests
+    /// that mail without a store.
+    limits: Option<CodeLimits>,
     from: Mailbox,
     /// The name in subjects and signatures (`Contoso`).
     brand: String,
@@ -441,10 +447,26 @@ impl MailService {
         }
         Ok(Self {
             transport,
+            limits: None,
             from,
             brand: brand.into_iter().collect(),
             templates,
         })
+    }
+
+    /// Limits codes across journeys, counted in `store` (`[verification]`).
+    pub fn with_limits(
+        mut self,
+        store: Store,
+        config: &VerificationConfig,
+        now: fn() -> i64,
+    ) -> Self {
+        self.limits = Some(CodeLimits {
+            store,
+            config: config.clone(),
+            now,
+        });
+        self
     }
 
     pub fn mailbox(&self) -> Option<&DevMailbox> {
@@ -504,8 +526,98 @@ impl MailService {
     }
 }
 
+/// Verification codes counted per address and per client IP in the store, so that journeys
+/// and nodes share the limits (subjects `code-sent:address:…`, `code-sent:ip:…`,
+/// `code-check:address:…` beside smart lockout's).
+struct CodeLimits {
+    store: Store,
+    config: VerificationConfig,
+    now: fn() -> i64,
+}
+
+impl CodeLimits {
+    /// Counts one event of `subject`; `false` when it goes beyond `max` (0: no limit).
+    async fn within(&self, subject: &str, max: u32) -> Result<bool, EnvError> {
+        if max == 0 {
+            return Ok(true);
+        }
+        let count = self
+            .store
+            .count_event(subject, i64::from(self.config.window_seconds), (self.now)())
+            .await
+            .map_err(|e| EnvError::new(format!("store: {e}")))?;
+        Ok(count <= max)
+    }
+
+    async fn forgive(&self, subject: &str) -> Result<(), EnvError> {
+        self.store
+            .forgive_event(subject)
+            .await
+            .map_err(|e| EnvError::new(format!("store: {e}")))
+    }
+}
+
+/// An address as counted: trimmed and lower-cased, like the journey's codes.
+fn address_key(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
 #[async_trait]
 impl Mailer for MailService {
+    async fn count_code_sent(&self, address: &str, ip: &str) -> Result<bool, EnvError> {
+        let Some(limits) = &self.limits else {
+            return Ok(true);
+        };
+        let by_address = format!("code-sent:address:{}", address_key(address));
+        if !limits
+            .within(&by_address, limits.config.max_codes_per_address)
+            .await?
+        {
+            return Ok(false);
+        }
+        let ip = ip.trim();
+        if ip.is_empty() {
+            return Ok(true);
+        }
+        if !limits
+            .within(
+                &format!("code-sent:ip:{ip}"),
+                limits.config.max_codes_per_ip,
+            )
+            .await?
+        {
+            // Refused for the IP: nothing goes to the address, so it does not count there.
+            if limits.config.max_codes_per_address > 0 {
+                limits.forgive(&by_address).await?;
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    async fn count_code_check(&self, address: &str) -> Result<bool, EnvError> {
+        let Some(limits) = &self.limits else {
+            return Ok(true);
+        };
+        limits
+            .within(
+                &format!("code-check:address:{}", address_key(address)),
+                limits.config.max_wrong_codes_per_address,
+            )
+            .await
+    }
+
+    async fn forgive_code_check(&self, address: &str) -> Result<(), EnvError> {
+        match &self.limits {
+            Some(limits) if limits.config.max_wrong_codes_per_address > 0 => {
+                limits
+                    .forgive(&format!("code-check:address:{}", address_key(address)))
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn send_code(&self, mail: CodeMail) -> Result<(), EnvError> {
         let rendered = self
             .render(&mail)

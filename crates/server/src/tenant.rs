@@ -195,7 +195,8 @@ impl Tenant {
         );
         let mailer =
             crate::mail::MailService::new(&config.email, &extra_root_pems, &config.tenant.name)
-                .map_err(StartError::Other)?;
+                .map_err(StartError::Other)?
+                .with_limits(store.clone(), &config.verification, now);
         let settings = ConnectorSettings {
             extra_root_pems,
             development: config.server.development,

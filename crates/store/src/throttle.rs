@@ -193,6 +193,31 @@ impl Store {
         }))
     }
 
+    /// Counts one event of `subject` in a fixed window of `window_seconds` that begins with
+    /// its first event; returns the events in the current window, this one included. Rate
+    /// limits that never lock (verification codes sent per address and per client IP, codes
+    /// checked per address) keep their counts here, beside smart lockout's, under their own
+    /// subject prefixes (`code-sent:…`, `code-check:…`), and are purged with them.
+    pub async fn count_event(
+        &self,
+        subject: &str,
+        window_seconds: i64,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let rule = ThrottleRule {
+            threshold: 0,
+            window_seconds: window_seconds.max(1),
+            lockout_seconds: 0,
+            max_lockout_seconds: 0,
+        };
+        self.count_sign_in_attempt(subject, &rule, now).await
+    }
+
+    /// An event counted by [`Store::count_event`] does not count after all.
+    pub async fn forgive_event(&self, subject: &str) -> Result<(), StoreError> {
+        self.forgive_sign_in_attempt(subject).await
+    }
+
     /// Forgets `subject`'s failures and lockouts (a correct password).
     pub async fn clear_sign_in_failures(&self, subject: &str) -> Result<(), StoreError> {
         let sql = "DELETE FROM sign_in_throttle WHERE subject = $1";
@@ -383,8 +408,62 @@ mod tests {
         );
     }
 
+    /// Rate limits that never lock: a fixed window from the first event, shared by every node,
+    /// separate per subject, forgiven events not counted, and nothing ever locked.
+    async fn events_count_in_a_fixed_window(db: TestDb) {
+        let other = db.reopen().await;
+        let mail = "code-sent:address:ann@example.com";
+        for n in 1..=3 {
+            let store = if n % 2 == 0 { &other } else { &db.store };
+            assert_eq!(store.count_event(mail, 600, 1000).await.unwrap(), n);
+        }
+        assert_eq!(
+            db.store
+                .count_event("code-sent:ip:203.0.113.9", 600, 1000)
+                .await
+                .unwrap(),
+            1,
+            "another subject"
+        );
+        other.forgive_event(mail).await.unwrap();
+        assert_eq!(db.store.count_event(mail, 600, 1599).await.unwrap(), 3);
+        assert_eq!(
+            db.store.count_event(mail, 600, 1600).await.unwrap(),
+            1,
+            "the window has passed"
+        );
+        assert_eq!(
+            db.store.sign_in_locked_until(&[mail], 1600).await.unwrap(),
+            None
+        );
+        // Parallel events on two nodes are each counted once.
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    db.store.clone()
+                } else {
+                    other.clone()
+                };
+                tokio::spawn(async move {
+                    store
+                        .count_event("code-check:address:bob@example.com", 600, 50)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=8).collect::<Vec<u32>>());
+        assert!(db.store.purge_expired(100_000).await.unwrap() >= 3);
+    }
+
     on_each_backend!(
         failures_lock_then_grow_and_clear,
+        events_count_in_a_fixed_window,
         a_forgiven_attempt_does_not_count,
         concurrent_failures_on_two_nodes_lock_once
     );

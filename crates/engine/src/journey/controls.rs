@@ -28,6 +28,9 @@ pub mod messages {
     pub const EXPIRED: &str = "That code is expired. Please request a new code.";
     pub const MAX_RETRY: &str =
         "You've made too many incorrect attempts. Please request a new code.";
+    /// Too many wrong codes for the address across journeys: a new code would not help yet.
+    pub const TOO_MANY_WRONG: &str =
+        "You've made too many incorrect attempts. Please wait a while, then try again.";
     pub const NO_CODE: &str = "Please request a verification code first.";
     pub const MAX_CODES: &str = "There have been too many requests to verify this e-mail address. Please wait a while, then try again.";
     pub const SEND_FAILED: &str =
@@ -466,7 +469,7 @@ impl Engine<'_> {
 
     /// `OneTimePassword`: GenerateCode puts the code in the `otpGenerated` output claim;
     /// VerifyCode checks `otpToVerify` for `identifier`.
-    pub(super) fn run_otp(
+    pub(super) async fn run_otp(
         &self,
         state: &mut super::JourneyState,
         profile: &TechnicalProfile,
@@ -493,6 +496,20 @@ impl Engine<'_> {
         let now = self.env.clock.now();
         let operation = profile.metadata.get(otp::OPERATION).unwrap_or_default();
         if operation.eq_ignore_ascii_case(otp::GENERATE_CODE) {
+            // The limits shared by every journey (per address and per client IP) first: a
+            // refused request leaves this journey's codes as they were.
+            if !self
+                .env
+                .mailer
+                .count_code_sent(&identifier, &state.context.ip_address)
+                .await?
+            {
+                tracing::warn!(
+                    correlation_id = %state.context.correlation_id,
+                    "verification code refused: too many codes for this address or client IP"
+                );
+                return Ok(message(otp::MESSAGE_MAX_CODES, messages::MAX_CODES));
+            }
             let Ok(code) = state
                 .verification
                 .codes
@@ -519,17 +536,31 @@ impl Engine<'_> {
         let code = self
             .input_value(profile, working, &state.context, &["otpToVerify"])
             .unwrap_or_default();
-        Ok(
-            match state.verification.codes.verify(&identifier, &code, now) {
-                Verification::Verified => ProfileResult::Done,
-                Verification::Wrong(_) => message(otp::MESSAGE_INVALID_CODE, messages::WRONG_CODE),
-                Verification::Expired => message(otp::MESSAGE_CODE_EXPIRED, messages::EXPIRED),
-                Verification::RetriesExhausted => {
-                    message(otp::MESSAGE_MAX_RETRY, messages::MAX_RETRY)
-                }
-                Verification::NoCode => ProfileResult::Error(messages::NO_CODE.to_owned()),
-            },
-        )
+        // A code that will be compared is counted first, so parallel guesses from many journeys
+        // get no more than the shared limit; forgiven when it was right.
+        let compared = state
+            .verification
+            .codes
+            .pending(&identifier)
+            .is_some_and(|p| p.tries_left > 0 && now < p.expires_at);
+        if compared && !self.env.mailer.count_code_check(&identifier).await? {
+            tracing::warn!(
+                correlation_id = %state.context.correlation_id,
+                "verification code refused: too many wrong codes for this address"
+            );
+            return Ok(message(otp::MESSAGE_MAX_RETRY, messages::TOO_MANY_WRONG));
+        }
+        let verification = state.verification.codes.verify(&identifier, &code, now);
+        if compared && verification == Verification::Verified {
+            self.env.mailer.forgive_code_check(&identifier).await?;
+        }
+        Ok(match verification {
+            Verification::Verified => ProfileResult::Done,
+            Verification::Wrong(_) => message(otp::MESSAGE_INVALID_CODE, messages::WRONG_CODE),
+            Verification::Expired => message(otp::MESSAGE_CODE_EXPIRED, messages::EXPIRED),
+            Verification::RetriesExhausted => message(otp::MESSAGE_MAX_RETRY, messages::MAX_RETRY),
+            Verification::NoCode => ProfileResult::Error(messages::NO_CODE.to_owned()),
+        })
     }
 
     /// `Mail`: sends the code to the address through the tenant's mailer.
@@ -590,7 +621,7 @@ mod tests {
     //! no waiting for a code to expire.
 
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
     use async_trait::async_trait;
     use serde_json::json;
@@ -607,6 +638,23 @@ mod tests {
         mails: Mutex<Vec<(String, String)>>,
         now: AtomicI64,
         created: Mutex<Vec<Identity>>,
+        /// The shared limits' answer, and the calls they saw.
+        limited: AtomicBool,
+        counted: Mutex<Vec<String>>,
+    }
+
+    impl Fakes {
+        fn count(&self, what: String) -> bool {
+            self.counted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(what);
+            !self.limited.load(Ordering::SeqCst)
+        }
+
+        fn counted(&self) -> Vec<String> {
+            std::mem::take(&mut *self.counted.lock().unwrap_or_else(|e| e.into_inner()))
+        }
     }
 
     #[async_trait]
@@ -614,6 +662,16 @@ mod tests {
         async fn send_code(&self, mail: CodeMail) -> Result<(), EnvError> {
             let mut m = self.mails.lock().unwrap_or_else(|e| e.into_inner());
             m.push((mail.to, mail.code));
+            Ok(())
+        }
+        async fn count_code_sent(&self, address: &str, ip: &str) -> Result<bool, EnvError> {
+            Ok(self.count(format!("sent {address} {ip}")))
+        }
+        async fn count_code_check(&self, address: &str) -> Result<bool, EnvError> {
+            Ok(self.count(format!("check {address}")))
+        }
+        async fn forgive_code_check(&self, address: &str) -> Result<(), EnvError> {
+            self.count(format!("forgive {address}"));
             Ok(())
         }
     }
@@ -692,6 +750,93 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         }
+    }
+
+    /// The limits shared across journeys (the mailer's counters): a refused send mails
+    /// nothing and leaves the journey's codes alone; a code to compare is counted first, a
+    /// refused check turns away even the right code, and only a right code is forgiven.
+    #[tokio::test]
+    async fn shared_code_limits_refuse_sends_and_checks() {
+        let flow: UserFlow = serde_json::from_value(json!({"id": "B2C_1_up", "type": "sign_up"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tenant = TenantContext {
+            domain: "contoso.onmicrosoft.com",
+            extensions_app_id: "0123456789abcdef0123456789abcdef",
+            attributes: &[],
+            api_connectors: &[],
+            identity_providers: &[],
+        };
+        let policy = userflow::compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
+        let fakes = Fakes::default();
+        fakes.now.store(1_000, Ordering::SeqCst);
+        let engine = Engine::new(
+            &policy,
+            Env {
+                directory: &fakes,
+                rest: &fakes,
+                mailer: &fakes,
+                clock: &fakes,
+            },
+        );
+        let context = ResolverContext {
+            ip_address: "198.51.100.7".into(),
+            ..ResolverContext::default()
+        };
+        let mut state = JourneyState::new(policy.id.clone(), context);
+        page(engine.advance(&mut state, Input::Start).await);
+        let send = control("SendCode", &[("email", "ann@example.com")]);
+        let verify = |code: &str| control("VerifyCode", &[("verificationCode", code)]);
+
+        fakes.limited.store(true, Ordering::SeqCst);
+        let refused = page(engine.advance(&mut state, send.clone()).await);
+        assert_eq!(refused.error.as_deref(), Some(messages::MAX_CODES));
+        assert_ne!(refused.controls[0].state, "code_sent");
+        assert!(
+            fakes
+                .mails
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+        );
+        assert!(
+            state
+                .verification
+                .codes
+                .pending("ann@example.com")
+                .is_none()
+        );
+        assert_eq!(fakes.counted(), ["sent ann@example.com 198.51.100.7"]);
+        // No code to compare: nothing counted.
+        page(engine.advance(&mut state, verify("123456")).await);
+        assert!(fakes.counted().is_empty());
+
+        fakes.limited.store(false, Ordering::SeqCst);
+        let sent = page(engine.advance(&mut state, send).await);
+        assert_eq!(sent.controls[0].state, "code_sent");
+        let code = fakes.mails.lock().unwrap_or_else(|e| e.into_inner())[0]
+            .1
+            .clone();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let page_after = page(engine.advance(&mut state, verify(wrong)).await);
+        assert_eq!(page_after.error.as_deref(), Some(messages::WRONG_CODE));
+        fakes.limited.store(true, Ordering::SeqCst);
+        let refused = page(engine.advance(&mut state, verify(&code)).await);
+        assert_eq!(refused.error.as_deref(), Some(messages::TOO_MANY_WRONG));
+        assert_ne!(refused.controls[0].state, "verified");
+        fakes.limited.store(false, Ordering::SeqCst);
+        let verified = page(engine.advance(&mut state, verify(&code)).await);
+        assert_eq!(verified.controls[0].state, "verified");
+        let check = "check ann@example.com".to_owned();
+        assert_eq!(
+            fakes.counted(),
+            [
+                "sent ann@example.com 198.51.100.7".to_owned(),
+                check.clone(),
+                check.clone(),
+                check,
+                "forgive ann@example.com".to_owned()
+            ]
+        );
     }
 
     #[tokio::test]
