@@ -110,6 +110,14 @@ async fn refresh_grant(app: &TestApp, policy: &str, token: String) -> (reqwest::
     .await
 }
 
+/// Redeems the callback's code at `policy` and returns the token response (status 200 asserted).
+async fn tokens_for(app: &TestApp, policy: &str, callback: &Callback) -> Value {
+    let (status, tokens) =
+        redeem_for(app, policy, callback.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
 fn id_claims(tokens: &Value) -> Value {
     claims(tokens["id_token"].as_str().unwrap_or_default())
 }
@@ -145,9 +153,7 @@ async fn the_starter_pack_shaped_set_signs_up_signs_in_edits_and_refreshes() {
         .await
         .callback();
     assert_eq!(callback.get("state"), Some("s1"));
-    let (status, tokens) =
-        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, policy, &callback).await;
     let id = id_claims(&tokens);
     assert_eq!(id["tfp"], policy);
     assert_eq!(id["given_name"], "ada");
@@ -194,14 +200,7 @@ async fn the_starter_pack_shaped_set_signs_up_signs_in_edits_and_refreshes() {
         )
         .await
         .callback();
-    let (status, tokens) = redeem_for(
-        &app,
-        "B2C_1A_ProfileEdit",
-        callback.get("code").unwrap_or_default(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, "B2C_1A_ProfileEdit", &callback).await;
     assert_eq!(id_claims(&tokens)["family_name"], "Lovelace");
 
     // Refresh: the token journey (RedeemRefreshToken) reads the user again, so the first
@@ -317,9 +316,7 @@ async fn a_409_from_a_validation_profile_is_shown_on_the_page_and_the_page_is_ke
     let right_fields = fields("88888");
     let right: Vec<(&str, &str)> = right_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let callback = browser.submit(&page, &right).await.callback();
-    let (status, tokens) =
-        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, policy, &callback).await;
     assert_eq!(id_claims(&tokens)["given_name"], "Cy");
 }
 
@@ -336,9 +333,7 @@ async fn an_orchestration_step_adds_the_balance_and_sends_the_lcid_as_lang() {
     let callback = sign_up_custom(&browser, &start, &email, "bea")
         .await
         .callback();
-    let (status, tokens) =
-        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, policy, &callback).await;
     let id = id_claims(&tokens);
     assert_eq!(id["balance"], "12.34", "{id}");
     let sent = seen.lock().map(|s| s.clone()).unwrap_or_default();
@@ -369,9 +364,7 @@ async fn json_paths_read_nested_answers_into_the_token() {
     let callback = sign_up_custom(&browser, &start, &email, "em")
         .await
         .callback();
-    let (status, tokens) =
-        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, policy, &callback).await;
     let id = id_claims(&tokens);
     assert!(
         id["contact_name"].as_str().is_some_and(|n| !n.is_empty()),
@@ -427,9 +420,7 @@ async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
     let callback = sign_up_custom(&browser, &start, &email, "mia")
         .await
         .callback();
-    let (status, tokens) =
-        redeem_for(&app, susi, callback.get("code").unwrap_or_default(), None).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, susi, &callback).await;
     let id = id_claims(&tokens);
     assert_eq!(id["given_name"], "mia", "{id}");
     assert_eq!(id["tfp"], susi);
@@ -456,14 +447,7 @@ async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
         )
         .await
         .callback();
-    let (status, tokens) = redeem_for(
-        &app,
-        "B2C_1A_ProfileEdit",
-        callback.get("code").unwrap_or_default(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, "B2C_1A_ProfileEdit", &callback).await;
     // The pack's ProfileEdit relying party puts only `sub` and `tid` in its token.
     assert_eq!(id_claims(&tokens)["sub"], id["sub"]);
     assert_eq!(id_claims(&tokens)["tid"], TENANT_ID);
@@ -604,9 +588,7 @@ async fn the_token_signing_key_container_signs_the_custom_policies_tokens() {
     let callback = sign_up_custom(&browser, &start, &unique_email("pk"), "ada")
         .await
         .callback();
-    let (status, tokens) =
-        redeem_for(&app, policy, callback.get("code").unwrap_or_default(), None).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, policy, &callback).await;
     let id_token = tokens["id_token"].as_str().unwrap_or_default();
     assert_eq!(kid_of(id_token), policy_kid);
     let claims = verify_with(&keys, id_token, WEB_CLIENT).unwrap_or_else(|e| panic!("{e}"));
@@ -761,14 +743,7 @@ async fn a_session_restores_what_its_session_provider_persisted() {
         .submit(&page, &[("givenName", "Sam"), ("action", "continue")])
         .await
         .callback();
-    let (status, tokens) = redeem_for(
-        &app,
-        "B2C_1A_ProfileEdit",
-        callback.get("code").unwrap_or_default(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, "B2C_1A_ProfileEdit", &callback).await;
     let id = id_claims(&tokens);
     assert_eq!(id["signin_name"], email.as_str(), "{id}");
     assert_eq!(id["from_session"], true, "{id}");
@@ -954,14 +929,7 @@ async fn radio_buttons_multi_selects_dates_and_paragraphs_post_what_b2c_posts() 
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     let callback = browser.post_form(&action, &form).await.callback();
-    let (status, tokens) = redeem_for(
-        &app,
-        "B2C_1A_choices",
-        callback.get("code").unwrap_or_default(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = tokens_for(&app, "B2C_1A_choices", &callback).await;
     let id = id_claims(&tokens);
     assert_eq!(id["color"], "blue");
     assert_eq!(id["interests"], json!(["art", "chess"]));
