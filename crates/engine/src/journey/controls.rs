@@ -734,6 +734,17 @@ mod tests {
         }
     }
 
+    fn compiled(flow: &UserFlow) -> trustframe_policy::Policy {
+        let tenant = TenantContext {
+            domain: "contoso.onmicrosoft.com",
+            extensions_app_id: "0123456789abcdef0123456789abcdef",
+            attributes: &[],
+            api_connectors: &[],
+            identity_providers: &[],
+        };
+        userflow::compile(flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn page(outcome: Result<Outcome, EngineError>) -> Page {
         match outcome {
             Ok(Outcome::Page(p)) => p,
@@ -759,14 +770,7 @@ mod tests {
     async fn shared_code_limits_refuse_sends_and_checks() {
         let flow: UserFlow = serde_json::from_value(json!({"id": "B2C_1_up", "type": "sign_up"}))
             .unwrap_or_else(|e| panic!("{e}"));
-        let tenant = TenantContext {
-            domain: "contoso.onmicrosoft.com",
-            extensions_app_id: "0123456789abcdef0123456789abcdef",
-            attributes: &[],
-            api_connectors: &[],
-            identity_providers: &[],
-        };
-        let policy = userflow::compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
+        let policy = compiled(&flow);
         let fakes = Fakes::default();
         fakes.now.store(1_000, Ordering::SeqCst);
         let engine = Engine::new(
@@ -845,14 +849,7 @@ mod tests {
             "id": "B2C_1_up", "type": "sign_up", "code_lifetime_seconds": 600
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        let tenant = TenantContext {
-            domain: "contoso.onmicrosoft.com",
-            extensions_app_id: "0123456789abcdef0123456789abcdef",
-            attributes: &[],
-            api_connectors: &[],
-            identity_providers: &[],
-        };
-        let policy = userflow::compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
+        let policy = compiled(&flow);
         let fakes = Fakes::default();
         fakes.now.store(1_000, Ordering::SeqCst);
         let engine = Engine::new(

@@ -110,6 +110,28 @@ async fn refresh_grant(app: &TestApp, policy: &str, token: String) -> (reqwest::
     .await
 }
 
+/// The reset's second half: continue from the verified address, choose `new_password`, and
+/// reach the app with a code.
+async fn choose_new_password(browser: &Browser, verified: &Html, email: &str, new_password: &str) {
+    let page = browser
+        .submit(verified, &[("email", email), ("action", "continue")])
+        .await
+        .page();
+    assert!(page.has_input("newPassword"), "{}", page.body);
+    let callback = browser
+        .submit(
+            &page,
+            &[
+                ("newPassword", new_password),
+                ("reenterPassword", new_password),
+                ("action", "continue"),
+            ],
+        )
+        .await
+        .callback();
+    assert!(callback.get("code").is_some(), "{callback:?}");
+}
+
 /// Redeems the callback's code at `policy` and returns the token response (status 200 asserted).
 async fn tokens_for(app: &TestApp, policy: &str, callback: &Callback) -> Value {
     let (status, tokens) =
@@ -242,24 +264,8 @@ async fn forgot_password_runs_the_reset_sub_journey_and_ends_old_refresh_tokens(
     let form = other.get(&link).await.page();
     assert!(has_verification(&form), "{}", form.body);
     let verified = verify_email(&other, &form, &email, Codes::Mailbox).await;
-    let page = other
-        .submit(&verified, &[("email", &email), ("action", "continue")])
-        .await
-        .page();
-    assert!(page.has_input("newPassword"), "{}", page.body);
     let new_password = "N3w-Passw0rd!";
-    let callback = other
-        .submit(
-            &page,
-            &[
-                ("newPassword", new_password),
-                ("reenterPassword", new_password),
-                ("action", "continue"),
-            ],
-        )
-        .await
-        .callback();
-    assert!(callback.get("code").is_some(), "{callback:?}");
+    choose_new_password(&other, &verified, &email, new_password).await;
 
     // The new password signs in; the old one does not; the old refresh token is void.
     let third = Browser::new(&app);
@@ -462,23 +468,8 @@ async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
     let third = Browser::new(&app);
     let form = third.get(&reset).await.page();
     let verified = verify_email(&third, &form, &email, Codes::Mailbox).await;
-    let page = third
-        .submit(&verified, &[("email", &email), ("action", "continue")])
-        .await
-        .page();
     let new_password = "N3w-Passw0rd!";
-    let callback = third
-        .submit(
-            &page,
-            &[
-                ("newPassword", new_password),
-                ("reenterPassword", new_password),
-                ("action", "continue"),
-            ],
-        )
-        .await
-        .callback();
-    assert!(callback.get("code").is_some(), "{callback:?}");
+    choose_new_password(&third, &verified, &email, new_password).await;
     sign_in(&Browser::new(&app), &start, &email, new_password)
         .await
         .callback();
