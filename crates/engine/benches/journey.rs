@@ -174,6 +174,7 @@ fn user_flow(with_rest: bool) -> Policy {
         attributes: &[],
         api_connectors: &connectors,
         identity_providers: &[],
+        page_layouts: &trustframe_policy::userflow::NO_PAGE_LAYOUTS,
     };
     userflow::compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("compile: {e}"))
 }

@@ -243,6 +243,10 @@ pub struct Page {
     pub show_continue: bool,
     #[serde(default = "yes")]
     pub show_cancel: bool,
+    /// The page's layout: a content definition id (`ContentDefinitionReferenceId` of the
+    /// profile, else of the step).
+    #[serde(default)]
+    pub content_definition: Option<String>,
 }
 
 fn yes() -> bool {
@@ -807,8 +811,10 @@ impl<'a> Engine<'a> {
             Some(step) if kind == PageKind::SignIn => self.selections(step, steps)?,
             _ => Vec::new(),
         };
+        let step_layout = step.and_then(|s| s.content_definition.clone());
         let Some(profile) = self.policy.technical_profile(profile_id) else {
             return Ok(Page {
+                content_definition: step_layout,
                 technical_profile: profile_id.clone(),
                 kind,
                 title: "Sign in".into(),
@@ -876,6 +882,15 @@ impl<'a> Engine<'a> {
             forgot_password,
             show_continue: profile.metadata.flag("setting.showContinueButton", true),
             show_cancel: profile.metadata.flag("setting.showCancelButton", true),
+            // A sign-in page follows its step's layout; a form page its profile's.
+            content_definition: match kind {
+                PageKind::SignIn => step_layout,
+                PageKind::SelfAsserted => profile
+                    .metadata
+                    .get(names::CONTENT_DEFINITION)
+                    .map(str::to_owned)
+                    .or(step_layout),
+            },
         })
     }
 

@@ -113,6 +113,22 @@ impl Linker<'_> {
         self.out.push(Diagnostic::error(span, message));
     }
 
+    /// A `ContentDefinitionReferenceId` names a content definition (`contentdefinitions.md`).
+    fn content_definition(&mut self, id: &str, span: &Span, what: &str) {
+        if self.policy.content_definition(id).is_none() {
+            let known = self
+                .policy
+                .content_definitions
+                .values()
+                .map(|c| c.id.as_str());
+            let hint = did_you_mean(id, known);
+            self.error(
+                span,
+                format!("{what}: unknown content definition '{id}'{hint}"),
+            );
+        }
+    }
+
     fn claim(&mut self, id: &ClaimTypeId, span: &Span, what: &str) {
         let schema = &self.policy.claims_schema.claim_types;
         if !schema.contains_key(id) {
@@ -250,6 +266,9 @@ impl Linker<'_> {
         self.transformations(&tp.input_claims_transformations, &tp.span, &what);
         self.transformations(&tp.output_claims_transformations, &tp.span, &what);
         self.validation_profiles(&tp.validation_technical_profiles, &what);
+        if let Some(cd) = tp.metadata.get(crate::names::CONTENT_DEFINITION) {
+            self.content_definition(cd, &tp.span, &what);
+        }
         if let Some(s) = &tp.session_management
             && self.profile(s, &tp.span, &format!("{what}: session management"))
         {
@@ -305,6 +324,9 @@ impl Linker<'_> {
         }
         for (i, s) in j.steps.iter().enumerate() {
             let what = format!("{what}, step {}", s.order);
+            if let Some(cd) = &s.content_definition {
+                self.content_definition(cd, &s.span, &what);
+            }
             for x in &s.claims_exchanges {
                 self.profile(&x.technical_profile, &s.span, &what);
             }
@@ -425,6 +447,7 @@ mod tests {
             attributes: &[],
             api_connectors: &[],
             identity_providers: &[],
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         for (i, text) in [
             "id = \"B2C_1_susi\"\ntype = \"sign_up_or_sign_in\"\nsign_up_attributes = [\"givenName\"]",
@@ -538,6 +561,7 @@ mod tests {
             attributes: &[],
             api_connectors: &[],
             identity_providers: &[],
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         let mut policy = compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
         let id = TechnicalProfileId::from("VerifyOtp");
@@ -581,6 +605,7 @@ mod tests {
             attributes: &[],
             api_connectors: &[],
             identity_providers: &[],
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         let mut policy = compile(&flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"));
         if let Some(j) = policy.user_journeys.values_mut().next() {

@@ -49,10 +49,64 @@ pub struct Policy {
     #[serde(default)]
     pub sub_journeys: BTreeMap<UserJourneyId, UserJourney>,
     pub relying_party: RelyingParty,
+    /// `ContentDefinitions` by id in lower case: each page's layout (`contentdefinitions.md`).
+    #[serde(default)]
+    pub content_definitions: BTreeMap<String, ContentDefinition>,
     pub span: Span,
 }
 
+/// A page's layout (`contentdefinitions.md`): the HTML template our form is put into, and the
+/// page contract it follows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContentDefinition {
+    pub id: String,
+    /// `LoadUri`: a template URL, a file (development), or `~/…` for the built-in layout.
+    pub load_uri: String,
+    /// `DataUri`: `urn:com:microsoft:aad:b2c:elements:contract:<page type>:<version>`.
+    pub data_uri: String,
+    pub span: Span,
+}
+
+impl ContentDefinition {
+    /// B2C's built-in layouts (`~/tenant/templates/AzureBlue/unified.cshtml`, …): our pages.
+    pub fn built_in(&self) -> bool {
+        self.load_uri.trim().starts_with('~')
+    }
+
+    /// The page type of the `DataUri` (`unifiedssp`, `selfasserted`, `globalexception`, …),
+    /// in lower case: the segment after `elements:` (and `contract:`).
+    pub fn page_type(&self) -> Option<String> {
+        page_type(&self.data_uri)
+    }
+}
+
+/// The page type a `DataUri` names (`page-layout.md`): `unifiedssp`, `unifiedssd`,
+/// `selfasserted`, `providerselection`, `idpselection`, `multifactor`, `globalexception`.
+pub fn page_type(data_uri: &str) -> Option<String> {
+    let lower = data_uri.trim().to_ascii_lowercase();
+    let rest = lower.strip_prefix("urn:com:microsoft:aad:b2c:elements:")?;
+    let rest = rest.strip_prefix("contract:").unwrap_or(rest);
+    let kind = rest.split(':').next()?;
+    PAGE_TYPES.contains(&kind).then(|| kind.to_owned())
+}
+
+/// The page types of B2C's page contracts that Trustframe renders.
+pub const PAGE_TYPES: &[&str] = &[
+    "unifiedssp",
+    "unifiedssd",
+    "selfasserted",
+    "providerselection",
+    "idpselection",
+    "multifactor",
+    "globalexception",
+];
+
 impl Policy {
+    /// A content definition by id (ids compare without regard to case, as in B2C).
+    pub fn content_definition(&self, id: &str) -> Option<&ContentDefinition> {
+        self.content_definitions.get(&id.to_ascii_lowercase())
+    }
+
     pub fn technical_profile(&self, id: &TechnicalProfileId) -> Option<&TechnicalProfile> {
         self.technical_profiles.get(id)
     }
@@ -858,6 +912,10 @@ pub struct JourneyBehaviors {
     pub session_expiry_type: Option<String>,
     /// `SessionExpiryInSeconds` (B2C: 900–86400; default 86400).
     pub session_expiry_seconds: Option<u32>,
+    /// `ScriptExecution` = `Allow`: the templates' own JavaScript runs
+    /// (`javascript-and-page-layout.md`); else their scripts are removed.
+    #[serde(default)]
+    pub script_execution: bool,
 }
 
 /// A `DisplayControl` of type `VerificationControl` (B2C's `display-control-verification.md`):

@@ -11,6 +11,8 @@ pub const NEW_CLAIMS_PRINCIPAL_CREATED: &str = "newClaimsPrincipalCreated";
 
 /// Self-asserted sign-in page: the claims exchange its "Sign up now" link selects.
 pub const SIGN_UP_TARGET: &str = "SignUpTarget";
+/// A self-asserted profile's page layout (`contentdefinitions.md`).
+pub const CONTENT_DEFINITION: &str = "ContentDefinitionReferenceId";
 
 /// Directory profiles: `Read`, `Write`, `DeleteClaims`, `DeleteClaimsPrincipal`.
 pub const OPERATION: &str = "Operation";

@@ -18,6 +18,7 @@ use crate::rest;
 
 mod account;
 mod federation;
+mod layout;
 pub use account::PasswordResetMode;
 pub use federation::{FEDERATED_ID, FEDERATED_ISSUER};
 
@@ -84,6 +85,10 @@ pub struct UserFlow {
     /// How long a verification code is valid (B2C: 600, 60–1200).
     #[serde(default = "account::default_code_lifetime")]
     pub code_lifetime_seconds: u32,
+    /// Templates of this flow's pages by B2C page id (`api.signuporsignin`, …): a file or URL
+    /// into whose `<div id="api">` the page's form goes (`customize-ui-with-html.md`).
+    #[serde(default)]
+    pub page_layouts: BTreeMap<String, String>,
 }
 
 fn default_identity_providers() -> Vec<String> {
@@ -241,7 +246,12 @@ pub struct TenantContext<'a> {
     pub attributes: &'a [UserAttribute],
     pub api_connectors: &'a [ApiConnector],
     pub identity_providers: &'a [IdentityProvider],
+    /// `[ui] page_layouts`: templates for every flow's pages, by B2C page id.
+    pub page_layouts: &'a BTreeMap<String, String>,
 }
+
+/// No templates: every page in the built-in layout.
+pub static NO_PAGE_LAYOUTS: BTreeMap<String, String> = BTreeMap::new();
 
 /// Built-in user attributes: claim id, label, token claim name.
 const BUILT_IN: &[(&str, &str, &str)] = &[
@@ -581,6 +591,7 @@ pub fn compile(
         }
     }
     account::check(&b, flow)?;
+    layout::check(&b.key("page_layouts"), &flow.page_layouts)?;
     if flow.kind == UserFlowType::SignIn && flow.api_connectors.post_attribute_collection.is_some()
     {
         return Err(ConfigError::new(
@@ -827,7 +838,7 @@ pub fn compile(
         sub_journey_type: None,
         span: span.clone(),
     };
-    Ok(Policy {
+    let mut policy = Policy {
         id: PolicyId::new(flow.id.clone()),
         claims_schema: {
             let mut s = schema(tenant);
@@ -848,8 +859,11 @@ pub fn compile(
             input_claims: Vec::new(),
             span: span.clone(),
         },
-        span,
-    })
+        content_definitions: BTreeMap::new(),
+        span: span.clone(),
+    };
+    layout::apply(tenant, &span, flow, &mut policy);
+    Ok(policy)
 }
 
 /// Claim ids of the built-in attributes a flow may name.
@@ -871,6 +885,7 @@ mod tests {
             attributes,
             api_connectors: connectors,
             identity_providers: &[],
+            page_layouts: &NO_PAGE_LAYOUTS,
         }
     }
 

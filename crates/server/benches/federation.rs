@@ -194,7 +194,7 @@ async fn go(client: &reqwest::Client, mut request: reqwest::RequestBuilder) -> S
             continue;
         }
         let body = response.text().await.unwrap_or_default();
-        if body.contains("document.forms[0].submit()") {
+        if body.contains("data-autosubmit") {
             let action = form_action(&url, &body);
             if action.starts_with(REDIRECT) {
                 return Step::Done;

@@ -75,6 +75,12 @@ pub struct Config {
     /// B2C's policy keys (`B2C_1A_…`), by the name the XML uses.
     #[serde(default)]
     pub policy_keys: Vec<PolicyKeyConfig>,
+    /// Page layouts (templates), company branding (`customize-ui.md`).
+    #[serde(default)]
+    pub ui: crate::ui::UiConfig,
+    /// The folder of this config file: relative paths of templates and images start there.
+    #[serde(skip)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -364,11 +370,23 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
+        self.dir = base.to_path_buf();
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
         };
+        // Template paths (not URLs, not B2C's built-in `~/…`) start at the config's folder.
+        let template = |v: &mut String| {
+            let is_url = url::Url::parse(v.trim()).is_ok_and(|u| u.scheme().len() > 1);
+            if !is_url && !v.trim().starts_with('~') && Path::new(v.trim()).is_relative() {
+                *v = base.join(v.trim()).display().to_string();
+            }
+        };
+        self.ui.page_layouts.values_mut().for_each(template);
+        for flow in &mut self.user_flows {
+            flow.page_layouts.values_mut().for_each(template);
+        }
         if let Some(p) = self.server.tls_cert.as_mut() {
             resolve(p);
         }

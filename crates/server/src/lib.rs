@@ -20,6 +20,7 @@ pub mod refresh;
 pub mod rest;
 pub mod routes;
 pub mod tenant;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

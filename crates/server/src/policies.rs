@@ -172,6 +172,7 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
         attributes: &config.user_attributes,
         api_connectors: &config.api_connectors,
         identity_providers: &config.identity_providers,
+        page_layouts: &config.ui.page_layouts,
     };
     for (i, flow) in config.user_flows.iter().enumerate() {
         match userflow::compile(flow, i, &context) {
@@ -185,6 +186,8 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
                     }
                 }
                 link::prepare(&mut policy);
+                // A user flow's templates keep their scripts when `[ui] javascript` says so.
+                policy.relying_party.behaviors.script_execution = config.ui.javascript;
                 policies.push(policy);
             }
             Err(e) => problems.config.push(e.to_string()),

@@ -64,6 +64,8 @@ pub struct Tenant {
     /// External identity providers of the tenant's user flows.
     pub federation: crate::federation::Federation,
     pub sessions: SessionConfig,
+    /// Page layouts and branding.
+    pub ui: crate::ui::Ui,
     pub development: bool,
     /// (redirect URI, client id) of apps allowed implicit id tokens.
     pub app_ids_with_redirect: Vec<(String, String)>,
@@ -173,6 +175,19 @@ impl Tenant {
                 source,
             })?);
         }
+        let all_policies: Vec<Arc<Policy>> = policies.values().cloned().collect();
+        let ui = crate::ui::Ui::load(
+            &config.ui,
+            config.server.development,
+            &config.tenant.name,
+            &config.server.public_url,
+            &config.dir,
+            config.custom_policies.as_ref().map(|c| c.dir.as_path()),
+            &all_policies,
+            trustframe_connector::outbound_client(&extra_root_pems)?,
+        )
+        .await
+        .map_err(|e| StartError::Other(format!("ui: {e}")))?;
         let federation = crate::federation::Federation::new(
             trustframe_connector::outbound_client(&extra_root_pems)?,
             config.server.development,
@@ -233,6 +248,7 @@ impl Tenant {
             mailer,
             federation,
             sessions: config.sessions.clone(),
+            ui,
             development: config.server.development,
             app_ids_with_redirect: config
                 .applications

@@ -56,7 +56,7 @@ class Browser:
                     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
                 continue
             form = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', body)
-            if form and "document.forms[0].submit()" in body:
+            if form and "data-autosubmit" in body:
                 action = urllib.parse.urljoin(at, html.unescape(form.group(1)))
                 fields = inputs(body)
                 if action.startswith(self.app_redirect):

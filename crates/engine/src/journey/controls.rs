@@ -741,6 +741,7 @@ mod tests {
             attributes: &[],
             api_connectors: &[],
             identity_providers: &[],
+            page_layouts: &trustframe_policy::userflow::NO_PAGE_LAYOUTS,
         };
         userflow::compile(flow, 0, &tenant).unwrap_or_else(|e| panic!("{e}"))
     }

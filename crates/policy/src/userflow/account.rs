@@ -315,6 +315,7 @@ mod tests {
             attributes: &[],
             api_connectors: &[],
             identity_providers: &[],
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         compile(&flow, 0, &tenant)
     }
@@ -424,6 +425,7 @@ client_secret = "s""#,
             attributes: &[],
             api_connectors: &[],
             identity_providers: &providers,
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         let flow: UserFlow = toml::from_str(
             "id = \"B2C_1_si\"\ntype = \"sign_in\"\nidentity_providers = [\"local\", \"fabrikam\"]",

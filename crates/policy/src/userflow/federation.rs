@@ -257,6 +257,7 @@ client_secret = "s""#,
             attributes: &[],
             api_connectors: &connectors,
             identity_providers: &providers,
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         let f = flow(
             r#"id = "B2C_1_susi"
@@ -324,6 +325,7 @@ api_connectors = { post_federation_signup = "pfs" }"#,
             attributes: &[],
             api_connectors: &[],
             identity_providers: &providers,
+            page_layouts: &crate::userflow::NO_PAGE_LAYOUTS,
         };
         let f =
             flow("id = \"B2C_1_social\"\ntype = \"sign_in\"\nidentity_providers = [\"fabrikam\"]");

@@ -41,6 +41,7 @@ pub(super) fn compile(
         .collect();
     let mut technical_profiles = c.technical_profiles(&cpim_issuers);
     c.email_verification(&mut technical_profiles, &mut claims_schema);
+    let content_definitions = c.content_definitions();
     let relying_party = c.relying_party()?;
     let errors_after = c.diags.iter().filter(|d| d.is_error()).count();
     if errors_after > errors_before {
@@ -54,6 +55,7 @@ pub(super) fn compile(
         user_journeys,
         sub_journeys,
         relying_party,
+        content_definitions,
         span: span.clone(),
     })
 }
@@ -366,6 +368,53 @@ impl<'a> Compiler<'a> {
     }
 
     // ---- Claims transformations ---------------------------------------------------------
+
+    /// `ContentDefinitions` (`contentdefinitions.md`): `LoadUri` and `DataUri` of each page.
+    fn content_definitions(&mut self) -> BTreeMap<String, ContentDefinition> {
+        let mut out = BTreeMap::new();
+        for e in self.building_block("ContentDefinitions", "ContentDefinition") {
+            let Some(id) = self.required_attr(e, "Id") else {
+                continue;
+            };
+            let load_uri = e
+                .child_text("LoadUri")
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            let data_uri = e
+                .child_text("DataUri")
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            if load_uri.is_empty() {
+                self.error(
+                    &e.span,
+                    format!("ContentDefinition '{id}' has no <LoadUri>"),
+                );
+                continue;
+            }
+            if page_type(&data_uri).is_none() {
+                self.warning(
+                    &e.span,
+                    format!(
+                        "ContentDefinition '{id}': DataUri '{data_uri}' names no page type \
+                         Trustframe knows ({}); its pages use their own layout",
+                        PAGE_TYPES.join(", ")
+                    ),
+                );
+            }
+            out.insert(
+                id.to_ascii_lowercase(),
+                ContentDefinition {
+                    id: id.to_owned(),
+                    load_uri,
+                    data_uri,
+                    span: e.span.clone(),
+                },
+            );
+        }
+        out
+    }
 
     fn claims_transformations(&mut self) -> BTreeMap<ClaimsTransformationId, ClaimsTransformation> {
         let mut out = BTreeMap::new();
@@ -1145,6 +1194,9 @@ impl<'a> Compiler<'a> {
                 .map(str::to_owned);
             out.behaviors.session_expiry_type =
                 b.child_text("SessionExpiryType").map(str::to_owned);
+            out.behaviors.script_execution = b
+                .child_text("ScriptExecution")
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("Allow"));
             if let Some(s) = b.child("SessionExpiryInSeconds") {
                 match s.text.trim().parse::<u32>() {
                     Ok(n) => out.behaviors.session_expiry_seconds = Some(n),

@@ -23,8 +23,8 @@ use trustframe_oidc::{
 
 use crate::{AppState, Tenant};
 pub use federation::redirect_uri;
-pub use store::{BINDING_COOKIE, journey_path};
-use store::{Found, StoredJourney, journey_lifetime, random_token, sha256};
+pub use store::{BINDING_COOKIE, journey_path, random_token};
+use store::{Found, StoredJourney, journey_lifetime, sha256};
 
 /// A cookie the browser must keep (the HTTP layer adds `HttpOnly`, `SameSite`, `Secure`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,6 +337,11 @@ pub async fn open(
 impl Journey {
     pub fn tenant(&self) -> &Arc<Tenant> {
         &self.tenant
+    }
+
+    /// The policy the journey runs.
+    pub fn policy(&self) -> &str {
+        self.stored.state.policy.as_str()
     }
 
     /// The client's address for this request (`{Context:IPAddress}`, throttling).

@@ -90,7 +90,7 @@ fn csrf_matches(sent: Option<&str>, expected: &str) -> bool {
     sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
 }
 
-pub(super) fn random_token() -> String {
+pub fn random_token() -> String {
     let bytes: [u8; 24] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }

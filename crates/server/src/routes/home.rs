@@ -35,18 +35,13 @@ pub async fn home(state: State) -> Response {
                 .map(|f| FlowRow {
                     id: f.clone(),
                     metadata: format!("/{}/{f}/v2.0/.well-known/openid-configuration", t.name),
-                    run: app.as_ref().map(|client_id| {
-                        let nonce = uuid::Uuid::new_v4().simple().to_string();
+                    // The viewer runs it as the demo's public client: code and PKCE.
+                    run: app.as_ref().map(|_| {
                         let query = url::form_urlencoded::Serializer::new(String::new())
-                            .append_pair("client_id", client_id)
-                            .append_pair("redirect_uri", &viewer)
-                            .append_pair("response_type", "id_token")
-                            .append_pair("response_mode", "form_post")
-                            .append_pair("scope", "openid")
-                            .append_pair("nonce", &nonce)
-                            .append_pair("prompt", "login")
+                            .append_pair("tenant", &t.name)
+                            .append_pair("policy", f)
                             .finish();
-                        format!("/{}/{f}/oauth2/v2.0/authorize?{query}", t.name)
+                        format!("/token-viewer/run?{query}")
                     }),
                 })
                 .collect();

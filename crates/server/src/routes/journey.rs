@@ -15,7 +15,9 @@ use super::answer::{problem, respond, with_cookie};
 use super::protocol::pairs;
 use super::{State, policy_param};
 use crate::journeys::{self, BINDING_COOKIE, Browser, Journey, JourneyProblem};
-use crate::{AppState, cookies};
+use crate::pages::Frame;
+use crate::ui::strings;
+use crate::{AppState, Tenant, cookies};
 
 /// The browser's first `Accept-Language` tag, without its weight.
 fn accept_language(headers: &HeaderMap) -> Option<String> {
@@ -147,15 +149,46 @@ pub async fn show(
     // sign-in then.
     let user_exists =
         view.page.error.as_deref() == Some(trustframe_engine::journey::messages::USER_EXISTS);
-    state.pages.render(
+    let tenant = journey.tenant();
+    let lang = strings::language(&view.lang);
+    let page = strings::page(view.page, lang);
+    let frame = Frame {
+        lang,
+        branding: Some(&tenant.ui.branding),
+        layout: tenant
+            .ui
+            .layout(journey.policy(), view.page.content_definition.as_deref())
+            .await,
+    };
+    let data_name = data_name(tenant, journey.policy(), &page);
+    state.pages.tenant_page(
         StatusCode::OK,
-        "page.html",
+        ("page.html", "api_page.html"),
         minijinja::context! {
-            title => &view.page.title, page => view.page, csrf => view.csrf,
-            action => view.action, tenant => view.tenant, lang => view.lang,
-            sign_in_url => view.sign_in_url, user_exists,
+            title => &page.title, page => &page, csrf => view.csrf,
+            action => view.action, tenant => view.tenant, company => &tenant.name,
+            sign_in_url => view.sign_in_url, user_exists, data_name,
         },
+        &frame,
     )
+}
+
+/// `data-name` of `#api`, as B2C names its page contracts (`page-layout.md`): templates'
+/// CSS and scripts tell pages apart by it.
+fn data_name(tenant: &Tenant, policy: &str, page: &trustframe_engine::Page) -> &'static str {
+    let page_type = page
+        .content_definition
+        .as_deref()
+        .and_then(|id| tenant.policy(policy)?.content_definition(id)?.page_type());
+    match page_type.as_deref() {
+        Some("unifiedssp" | "unifiedssd") => "Unified",
+        Some("providerselection" | "idpselection") => "IdpSelection",
+        Some("multifactor") => "Phonefactor",
+        Some("globalexception") => "GlobalException",
+        Some(_) => "SelfAsserted",
+        None if page.kind == trustframe_engine::PageKind::SignIn => "Unified",
+        None => "SelfAsserted",
+    }
 }
 
 /// A page's form: the CSRF token, the button pressed and the fields.
@@ -221,7 +254,32 @@ pub async fn submit(
     }
     // The address that submits the form (a password, a code) is the one throttled.
     journey.seen_from(state.trusted_proxies.client_ip(&headers, peer));
-    step(&state, journey, form.input).await
+    let response = step(&state, journey, form.input).await;
+    if headers.contains_key("x-trustframe-submit") {
+        for_script(response)
+    } else {
+        response
+    }
+}
+
+/// A form our script submitted in place (`fetch`): a redirect that leaves this server (to the
+/// application, to an identity provider) becomes `200` naming where to go, for the script to
+/// send the browser there; `fetch` would otherwise follow it itself, out of the user's sight.
+fn for_script(mut response: Response) -> Response {
+    if !response.status().is_redirection() {
+        return response;
+    }
+    let Some(location) = response.headers().get(header::LOCATION).cloned() else {
+        return response;
+    };
+    if location.as_bytes().starts_with(b"/") && !location.as_bytes().starts_with(b"//") {
+        return response;
+    }
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.remove(header::LOCATION);
+    headers.insert("x-trustframe-location", location);
+    response
 }
 
 pub async fn select(

@@ -2,6 +2,7 @@
 //! without regard to case; unknown query parameters are ignored.
 
 mod answer;
+mod assets;
 mod authresp;
 mod home;
 mod journey;
@@ -51,8 +52,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .route("/", get(home::home))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/_static/{name}", get(assets::static_file))
+        .route("/_branding/{tenant}/{name}", get(assets::branding))
+        .route(
+            "/_layouts/{tenant}/{index}/{*path}",
+            get(assets::layout_file),
+        )
         .route("/metrics", get(home::metrics))
         .route("/token-viewer", get(viewer::show).post(viewer::receive))
+        .route("/token-viewer/run", get(viewer::run))
         .route(
             "/{tenant}/{policy}/oauth2/v2.0/authorize",
             get(journey::authorize_get).post(journey::authorize_post),

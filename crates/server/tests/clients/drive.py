@@ -43,9 +43,10 @@ inputs = browser.inputs
 
 
 def main_form(page):
-    """The page's form of fields (id attributeVerification): its action and inputs."""
+    """The page's form of fields (B2C's ids: localAccountForm on the sign-in page,
+    attributeVerification on the others): its action and inputs."""
     at, _, body = page
-    m = re.search(r'<form[^>]*action="([^"]+)"[^>]*id="attributeVerification"[^>]*>(.*?)</form>', body, re.S)
+    m = re.search(r'<form[^>]*action="([^"]+)"[^>]*id="(?:attributeVerification|localAccountForm)"[^>]*>(.*?)</form>', body, re.S)
     if not m:
         raise AssertionError(f"no form of fields on {at}: {body[:300]}")
     return urllib.parse.urljoin(at, html.unescape(m.group(1))), inputs(m.group(2))

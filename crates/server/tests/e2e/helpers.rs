@@ -355,7 +355,7 @@ impl Browser {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
             // form_post: the page posts itself to the app.
-            if body.contains("document.forms[0].submit()") {
+            if body.contains("data-autosubmit") {
                 let action = Html {
                     status,
                     url: url.clone(),
