@@ -250,6 +250,14 @@ pub struct TenantContext<'a> {
     pub page_layouts: &'a BTreeMap<String, String>,
 }
 
+/// Checks a `page_layouts` table (`[ui]`'s or a flow's): its keys are B2C's page ids.
+pub fn check_page_layouts(
+    key: &str,
+    layouts: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    layout::check(key, layouts)
+}
+
 /// No templates: every page in the built-in layout.
 pub static NO_PAGE_LAYOUTS: BTreeMap<String, String> = BTreeMap::new();
 

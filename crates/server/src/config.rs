@@ -420,6 +420,8 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.lockout.validate()?;
+        trustframe_policy::userflow::check_page_layouts("ui.page_layouts", &self.ui.page_layouts)
+            .map_err(|e| ConfigError::invalid(e.key, e.message))?;
         if self.verification.window_seconds == 0 {
             return Err(ConfigError::invalid(
                 "verification.window_seconds",

@@ -117,6 +117,7 @@ impl Server {
         if let Some(extra) = options.extra_routes {
             router = router.merge(extra);
         }
+        let router = routes::with_script_navigation(router);
         let router = routes::with_security_headers(router, state.secure_cookies);
         let tls = match (server.tls_cert, server.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),

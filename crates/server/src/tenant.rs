@@ -67,7 +67,7 @@ pub struct Tenant {
     /// Page layouts and branding.
     pub ui: crate::ui::Ui,
     pub development: bool,
-    /// (redirect URI, client id) of apps allowed implicit id tokens.
+    /// (redirect URI, client id) of public apps (no secret: PKCE), such as the token viewer's.
     pub app_ids_with_redirect: Vec<(String, String)>,
 }
 
@@ -253,7 +253,7 @@ impl Tenant {
             app_ids_with_redirect: config
                 .applications
                 .iter()
-                .filter(|a| a.allow_implicit_id_token)
+                .filter(|a| a.client_secret.is_none())
                 .flat_map(|a| {
                     a.redirect_uris
                         .iter()

@@ -254,32 +254,7 @@ pub async fn submit(
     }
     // The address that submits the form (a password, a code) is the one throttled.
     journey.seen_from(state.trusted_proxies.client_ip(&headers, peer));
-    let response = step(&state, journey, form.input).await;
-    if headers.contains_key("x-trustframe-submit") {
-        for_script(response)
-    } else {
-        response
-    }
-}
-
-/// A form our script submitted in place (`fetch`): a redirect that leaves this server (to the
-/// application, to an identity provider) becomes `200` naming where to go, for the script to
-/// send the browser there; `fetch` would otherwise follow it itself, out of the user's sight.
-fn for_script(mut response: Response) -> Response {
-    if !response.status().is_redirection() {
-        return response;
-    }
-    let Some(location) = response.headers().get(header::LOCATION).cloned() else {
-        return response;
-    };
-    if location.as_bytes().starts_with(b"/") && !location.as_bytes().starts_with(b"//") {
-        return response;
-    }
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.remove(header::LOCATION);
-    headers.insert("x-trustframe-location", location);
-    response
+    step(&state, journey, form.input).await
 }
 
 pub async fn select(

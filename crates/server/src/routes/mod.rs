@@ -101,6 +101,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// A form our script submitted in place (`fetch`, header `X-Trustframe-Submit`, which `fetch`
+/// keeps on the redirects it follows): a redirect that leaves this server (to the
+/// application, to an identity provider) becomes `200` naming where to go, for the script to
+/// send the browser there — `fetch` would otherwise follow it itself, out of the user's sight.
+pub fn with_script_navigation(router: Router) -> Router {
+    router.layer(axum::middleware::from_fn(
+        |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            let scripted = request.headers().contains_key("x-trustframe-submit");
+            let mut response = next.run(request).await;
+            if !scripted || !response.status().is_redirection() {
+                return response;
+            }
+            let Some(location) = response.headers().get(header::LOCATION).cloned() else {
+                return response;
+            };
+            let here = location.as_bytes();
+            if here.starts_with(b"/") && !here.starts_with(b"//") {
+                return response;
+            }
+            *response.status_mut() = StatusCode::OK;
+            let headers = response.headers_mut();
+            headers.remove(header::LOCATION);
+            headers.insert("x-trustframe-location", location);
+            response
+        },
+    ))
+}
+
 /// Headers every response carries, the demo's sample routes included: `nosniff`, so a
 /// browser never runs a JSON or text answer as script or style, and, when the public URL is
 /// HTTPS, HSTS for a year, so the browser never again signs in over plain HTTP (RFC 6797).

@@ -364,7 +364,12 @@ pub async fn run(state: State, RawQuery(q): RawQuery) -> Response {
         .application(&client_id)
         .map(|a| a.api_permissions.clone())
         .unwrap_or_default();
-    let verifier = crate::journeys::random_token();
+    // RFC 7636 §4.1: 43 to 128 characters.
+    let verifier = format!(
+        "{}{}",
+        crate::journeys::random_token(),
+        crate::journeys::random_token()
+    );
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let run_state = crate::journeys::random_token();
     let mut scope = "openid offline_access".to_owned();

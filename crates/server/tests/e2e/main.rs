@@ -16,5 +16,6 @@ mod password_reset;
 mod profile_edit;
 mod protocol;
 mod smtp;
+mod ui;
 mod verification;
 mod viewer;
