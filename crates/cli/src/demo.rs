@@ -52,7 +52,7 @@ email_verification = false
 
 pub fn config_text(public_url: &str, listen: &str) -> String {
     format!(
-        r#"
+        r##"
 [server]
 listen = "{listen}"
 public_url = "{public_url}"
@@ -67,6 +67,15 @@ transport = "mailbox"
 
 [tenant]
 name = "contoso"
+
+# Company branding (customize-ui.md): logo, colour and a sign-in text, in French too.
+[ui.branding]
+logo = "contoso-logo.svg"
+primary_color = "#0f6b5c"
+background_color = "#eef3f1"
+sign_in_text = "Welcome to Contoso. Sign in, or sign up with the access code 88888."
+[ui.branding.languages.fr]
+sign_in_text = "Bienvenue chez Contoso. Connectez-vous, ou inscrivez-vous avec le code d'accès 88888."
 
 [[applications]]
 name = "Token viewer (demo)"
@@ -150,7 +159,7 @@ application_claims = ["email", "givenName", "surname", "displayName", "objectId"
 [custom_policies]
 dir = "policies"
 settings = "policies/settings.json"
-"#
+"##
     )
 }
 
@@ -211,6 +220,13 @@ pub fn write_policies(data_dir: &Path, public_url: &str) -> Result<()> {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    // The company branding's logo ([ui.branding] of the demo's config).
+    let logo = data_dir.join("contoso-logo.svg");
+    std::fs::write(
+        &logo,
+        include_str!("../../../samples/branding/contoso-logo.svg"),
+    )
+    .with_context(|| format!("cannot write {}", logo.display()))?;
     let settings = serde_json::json!({ "RestApiBaseUrl": format!("{public_url}/samples") });
     let path = dir.join("settings.json");
     std::fs::write(&path, settings.to_string())
