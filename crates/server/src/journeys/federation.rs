@@ -73,6 +73,7 @@ async fn fail(
         failure,
         description,
         continue_url,
+        page_of: super::PageOf::of(&stored.state),
     })
 }
 

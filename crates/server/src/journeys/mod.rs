@@ -53,6 +53,7 @@ pub enum Next {
     Blocked {
         message: String,
         continue_url: String,
+        page_of: PageOf,
     },
     /// The browser goes to an external identity provider.
     Federate { url: String },
@@ -61,7 +62,25 @@ pub enum Next {
         failure: FederationFailure,
         description: String,
         continue_url: String,
+        page_of: PageOf,
     },
+}
+
+/// Whose message page it is: its policy's error layout (`api.error`) and the journey's
+/// language dress it.
+#[derive(Debug, Clone)]
+pub struct PageOf {
+    pub policy: String,
+    pub culture: String,
+}
+
+impl PageOf {
+    pub fn of(state: &JourneyState) -> Self {
+        Self {
+            policy: state.policy.to_string(),
+            culture: state.context.culture.clone(),
+        }
+    }
 }
 
 /// Which step of a federation failed.
@@ -459,6 +478,7 @@ pub async fn advance(
             Ok(Next::Blocked {
                 message,
                 continue_url: format!("{path}/return"),
+                page_of: PageOf::of(&stored.state),
             })
         }
         Outcome::Federate(request) => {

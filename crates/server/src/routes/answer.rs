@@ -5,18 +5,53 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use trustframe_oidc::AuthorizationResponse;
 
-use crate::journeys::{FederationFailure, JourneyProblem, NewCookie, Next};
+use crate::journeys::{FederationFailure, JourneyProblem, NewCookie, Next, PageOf};
+use crate::pages::Frame;
+use crate::ui::strings;
 use crate::{AppState, Tenant, cookies};
 
 /// A step's outcome, or the page of the problem that stopped it.
-pub fn respond(state: &AppState, tenant: &Tenant, step: Result<Next, JourneyProblem>) -> Response {
+pub async fn respond(
+    state: &AppState,
+    tenant: &Tenant,
+    step: Result<Next, JourneyProblem>,
+) -> Response {
     match step {
-        Ok(next) => next_step(state, tenant, next),
+        Ok(next) => next_step(state, tenant, next).await,
         Err(p) => problem(state, &p),
     }
 }
 
-fn next_step(state: &AppState, tenant: &Tenant, next: Next) -> Response {
+/// A message page of a journey: in its language, with the tenant's branding and the policy's
+/// error layout (`api.error`, B2C's `globalexception` page).
+async fn journey_message(
+    state: &AppState,
+    tenant: &Tenant,
+    page_of: &PageOf,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    continue_url: &str,
+) -> Response {
+    let lang = strings::language(&page_of.culture);
+    let frame = Frame {
+        lang,
+        branding: Some(&tenant.ui.branding),
+        layout: tenant.ui.layout(&page_of.policy, Some("api.error")).await,
+    };
+    state.pages.tenant_page(
+        status,
+        ("message.html", "api_message.html"),
+        minijinja::context! {
+            title => strings::text(lang, title), message => strings::text(lang, message),
+            tenant => &tenant.domain, company => &tenant.name,
+            is_error => true, continue_url,
+        },
+        &frame,
+    )
+}
+
+async fn next_step(state: &AppState, tenant: &Tenant, next: Next) -> Response {
     match next {
         Next::ShowPage { path } | Next::Continue { path } => Redirect::to(&path).into_response(),
         Next::Federate { url } => Redirect::to(&url).into_response(),
@@ -33,17 +68,24 @@ fn next_step(state: &AppState, tenant: &Tenant, next: Next) -> Response {
         Next::Blocked {
             message,
             continue_url,
-        } => state.pages.message(
-            StatusCode::FORBIDDEN,
-            "You can't continue",
-            &message,
-            Some(&tenant.domain),
-            Some(&continue_url),
-        ),
+            page_of,
+        } => {
+            journey_message(
+                state,
+                tenant,
+                &page_of,
+                StatusCode::FORBIDDEN,
+                "You can't continue",
+                &message,
+                &continue_url,
+            )
+            .await
+        }
         Next::FederationFailed {
             failure,
             description,
             continue_url,
+            page_of,
         } => {
             let (status, title) = match failure {
                 FederationFailure::Unavailable { provider } => (
@@ -67,13 +109,16 @@ fn next_step(state: &AppState, tenant: &Tenant, next: Next) -> Response {
                     format!("Sign-in with {provider} failed"),
                 ),
             };
-            state.pages.message(
+            journey_message(
+                state,
+                tenant,
+                &page_of,
                 status,
                 &title,
                 &description,
-                Some(&tenant.domain),
-                Some(&continue_url),
+                &continue_url,
             )
+            .await
         }
     }
 }

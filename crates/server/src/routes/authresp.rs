@@ -44,7 +44,7 @@ async fn callback(
         Err(p) => return problem(state, &p),
     };
     let next = journeys::provider_answered(state, &tenant, &params).await;
-    respond(state, &tenant, next)
+    respond(state, &tenant, next).await
 }
 
 /// `/{tenant}/{policy}/journey/{id}/federated`: in the browser that started the journey, the
@@ -61,5 +61,5 @@ pub async fn federated(
     };
     let tenant = Arc::clone(journey.tenant());
     let next = journeys::federated(&state, journey).await;
-    respond(&state, &tenant, next)
+    respond(&state, &tenant, next).await
 }

@@ -48,7 +48,7 @@ async fn authorize(
         client_ip: state.trusted_proxies.client_ip(&headers, peer),
     };
     let started = journeys::start(&state, &tenant, policy.as_deref(), params, browser).await;
-    let response = respond(&state, &tenant, started.next);
+    let response = respond(&state, &tenant, started.next).await;
     match &started.binding {
         Some(cookie) => with_cookie(&state, response, cookie),
         None => response,
@@ -129,7 +129,7 @@ async fn open(
 async fn step(state: &AppState, journey: Journey, input: Input) -> Response {
     let tenant = Arc::clone(journey.tenant());
     let next = journeys::advance(state, journey, input).await;
-    respond(state, &tenant, next)
+    respond(state, &tenant, next).await
 }
 
 pub async fn show(
@@ -295,5 +295,5 @@ pub async fn back_to_app(
     };
     let tenant = Arc::clone(journey.tenant());
     let next = journeys::back_to_app(journey).await;
-    respond(&state, &tenant, next)
+    respond(&state, &tenant, next).await
 }

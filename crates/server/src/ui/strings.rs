@@ -89,6 +89,7 @@ const CHROME: &[(&str, &str, &str)] = &[
 
 /// Built-in texts by their English wording → French.
 const TEXTS: &[(&str, &str)] = &[
+    ("You can't continue", "Vous ne pouvez pas continuer"),
     (
         "Sign in with your email address",
         "Connectez-vous avec votre adresse e-mail",

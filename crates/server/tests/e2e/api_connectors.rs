@@ -285,9 +285,28 @@ async fn post_attribute_collection_validates_overwrites_and_stores() {
 #[tokio::test]
 async fn show_block_page_stops_the_sign_up_and_creates_nothing() {
     let (api_url, _api) = start_api().await;
-    let app = spawn_app(&flows(&api_url)).await;
+    // The block page is B2C's exception page: the tenant's error layout (`api.error`) dresses
+    // it, in the journey's language.
+    let layouts = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let exception = layouts.path().join("exception.html");
+    std::fs::write(
+        &exception,
+        "<html><head><title>Contoso: oops</title></head><body><div id=\"api\"></div></body></html>",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app(&format!(
+        "{}\n[ui]\npage_layouts = {{ \"api.error\" = {:?} }}\n",
+        flows(&api_url),
+        exception.display().to_string()
+    ))
+    .await;
     let browser = Browser::new(&app);
-    let start = authorize_url(&app, "B2C_1_apic", WEB_CLIENT, &[("state", "blk")]);
+    let start = authorize_url(
+        &app,
+        "B2C_1_apic",
+        WEB_CLIENT,
+        &[("state", "blk"), ("ui_locales", "fr")],
+    );
     let email = unique_email("blocked");
     let form = sign_up_form(&browser, &start).await;
     let page = browser
@@ -298,6 +317,17 @@ async fn show_block_page_stops_the_sign_up_and_creates_nothing() {
     assert_eq!(
         page.alert().as_deref(),
         Some("Sign-ups are closed for <b>you</b>.")
+    );
+    assert!(
+        page.body.contains("<title>Contoso: oops</title>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"<html lang="fr">"#), "{}", page.body);
+    assert!(
+        page.body.contains("Vous ne pouvez pas continuer"),
+        "{}",
+        page.body
     );
     assert!(
         page.body.contains("&lt;b&gt;you&lt;&#x2f;b&gt;")
