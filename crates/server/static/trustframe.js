@@ -147,7 +147,8 @@
       busy(form, submitter, true);
       let response;
       try {
-        response = await fetch(form.action, {
+        // getAttribute: the buttons named "action" shadow form.action.
+        response = await fetch(form.getAttribute("action"), {
           method: "POST",
           body: new URLSearchParams(data),
           headers: { "X-Trustframe-Submit": "1" },
