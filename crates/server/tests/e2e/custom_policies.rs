@@ -968,3 +968,78 @@ async fn delete_my_account_removes_the_user_its_sessions_and_refresh_tokens() {
         .await
         .callback();
 }
+
+#[tokio::test]
+async fn a_content_definitions_load_uri_lays_out_the_page_and_script_execution_keeps_its_scripts() {
+    // The sample set, with the sign-in page's LoadUri pointing at a template in the policy
+    // folder and the relying party allowing JavaScript (`javascript-and-page-layout.md`).
+    let folder = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(policy_folder()).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        let name = path.file_name().unwrap_or_default().to_owned();
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        if name == "TrustFrameworkBase.xml" {
+            text = text.replacen(
+                "<LoadUri>~/tenant/templates/AzureBlue/unified.cshtml</LoadUri>",
+                "<LoadUri>layouts/unified.html</LoadUri>",
+                1,
+            );
+        }
+        if name == "SignUpOrSignin.xml" {
+            text = text.replacen(
+                "<TechnicalProfile Id=\"PolicyProfile\">",
+                "<UserJourneyBehaviors><ScriptExecution>Allow</ScriptExecution></UserJourneyBehaviors>\n    <TechnicalProfile Id=\"PolicyProfile\">",
+                1,
+            );
+        }
+        std::fs::write(folder.path().join(&name), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::create_dir_all(folder.path().join("layouts")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        folder.path().join("layouts/unified.html"),
+        "<!DOCTYPE html><html><head><title>Woodgrove</title><script src=\"js/brand.js\"></script></head><body><div id=\"api\"></div></body></html>",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_policies(
+        &folder.path().display().to_string(),
+        Some("http://127.0.0.1:9"),
+    )
+    .await;
+    let browser = Browser::new(&app);
+    for (policy, scripts) in [
+        ("B2C_1A_signup_signin", true),
+        ("B2C_1A_signup_signin_balance", false),
+    ] {
+        let start = authorize_url(&app, policy, WEB_CLIENT, &[]);
+        let page = browser.get(&start).await.page();
+        assert!(
+            page.body.contains("<title>Woodgrove</title>"),
+            "{policy}: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains(r#"<div id="api" data-name="Unified">"#)
+                || page.body.contains(r#"id="localAccountForm""#),
+            "{policy}: {}",
+            page.body
+        );
+        let response = browser
+            .client
+            .get(&page.url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.unwrap_or_default();
+        // The template's script stays only where the relying party allows it, with the
+        // page's nonce.
+        assert_eq!(body.contains("js/brand.js"), scripts, "{policy}: {body}");
+        assert_eq!(csp.contains("'nonce-"), scripts, "{policy}: {csp}");
+        assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
+    }
+}
