@@ -90,7 +90,7 @@ pub async fn layout_file(
     let Some(content_type) = relative
         .extension()
         .and_then(|e| e.to_str())
-        .and_then(|e| asset_type(&e.to_ascii_lowercase()))
+        .and_then(|e| crate::ui::media_type(&e.to_ascii_lowercase()))
     else {
         return not_found();
     };
@@ -98,21 +98,4 @@ pub async fn layout_file(
         Ok(bytes) => file(content_type, "public, max-age=60", bytes),
         Err(_) => not_found(),
     }
-}
-
-fn asset_type(extension: &str) -> Option<&'static str> {
-    Some(match extension {
-        "css" => "text/css; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "webp" => "image/webp",
-        "ico" => "image/x-icon",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        _ => return None,
-    })
 }

@@ -282,17 +282,10 @@ fn colour(value: &str, key: &str) -> Result<String, BrandingError> {
     }
 }
 
+/// An image's media type by its file's extension.
 fn image_type(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "webp" => "image/webp",
-        "ico" => "image/x-icon",
-        _ => return None,
-    })
+    super::media_type(&ext).filter(|t| t.starts_with("image/"))
 }
 
 #[cfg(test)]

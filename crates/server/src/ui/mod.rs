@@ -50,6 +50,25 @@ pub enum UiError {
     },
 }
 
+/// The media type of a file a page loads, by its extension (lower case): stylesheets,
+/// scripts, images and fonts; anything else is not served.
+pub fn media_type(extension: &str) -> Option<&'static str> {
+    Some(match extension {
+        "css" => "text/css; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
+        "ttf" => "font/ttf",
+        _ => return None,
+    })
+}
+
 /// Where a template comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Source {
