@@ -125,6 +125,8 @@ pub(crate) mod b2c {
     }
     pub const GRANT_EXPIRED_SHORT: &str =
         "AADB2C90080: The provided grant has expired. Please re-authenticate and try again.";
+    // B2C documents no code for this: ours has none, so no app mistakes it for a B2C one.
+    pub const CLIENT_LOCKED: &str = "Too many failed client authentications for this client ID. Wait for the time given in Retry-After, then try again.";
     pub const SECRET_MISMATCH: &str = "AADB2C90081: The specified client_secret does not match the expected value for this client. Please correct the client_secret and try again.";
     pub fn missing_parameter(name: &str) -> String {
         format!("AADB2C90083: The request is missing required parameter: {name}.")

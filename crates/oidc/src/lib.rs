@@ -40,5 +40,7 @@ pub use keys::{Jwk, Jwks, PolicyKey};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use response::{AuthorizationResponse, JourneyError};
 pub use scope::{GrantedScopes, Resource};
-pub use service::{OidcConfig, OidcService, RefreshContext, RefreshJourney, SignedIn};
+pub use service::{
+    DEFAULT_CLIENT_LOCKOUT, OidcConfig, OidcService, RefreshContext, RefreshJourney, SignedIn,
+};
 pub use token::{ErrorBody, TokenError, TokenResponse, parse_basic_auth};

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
-use trustframe_store::{CodeRedemption, RefreshTokenRecord, RefreshUse, Store};
+use trustframe_store::{
+    CodeRedemption, FailureCount, RefreshTokenRecord, RefreshUse, Store, ThrottleRule,
+};
 
 use crate::authorize::{self, AuthorizeError, ValidatedAuthorize};
 use crate::claims::Subject;
@@ -72,7 +74,19 @@ pub struct OidcService {
     /// Policies that sign with a key of their own (policy id, key), set at start; few, so a
     /// scan without allocation beats hashing a case-folded id on every token.
     policy_keys: Arc<[(String, PolicyKey)]>,
+    /// Wrong client secrets per client id that lock its client authentication
+    /// ([`OidcService::set_client_lockout`]).
+    client_lockout: ThrottleRule,
 }
+
+/// The default of [`OidcService::set_client_lockout`]: 10 wrong secrets within 60 s lock a
+/// client id for 60 s, doubling with each further lockout up to an hour.
+pub const DEFAULT_CLIENT_LOCKOUT: ThrottleRule = ThrottleRule {
+    threshold: 10,
+    window_seconds: 60,
+    lockout_seconds: 60,
+    max_lockout_seconds: 3600,
+};
 
 struct Inner {
     store: Store,
@@ -144,7 +158,15 @@ impl OidcService {
                 clock,
             }),
             policy_keys: Arc::from([]),
+            client_lockout: DEFAULT_CLIENT_LOCKOUT,
         })
+    }
+
+    /// How wrong client secrets at the token endpoint lock a client id (counted in the store, so
+    /// every node agrees); a threshold of 0 turns it off. Set at start, before the service is
+    /// cloned.
+    pub fn set_client_lockout(&mut self, rule: ThrottleRule) {
+        self.client_lockout = rule;
     }
 
     /// Signs the ID and access tokens of `policy` (id without regard to case) with `key`
@@ -429,7 +451,7 @@ impl OidcService {
                 b2c::grant_type_unsupported(grant_type),
             ));
         }
-        let client = self.authenticate(&p, basic_auth)?;
+        let client = self.authenticate(&p, basic_auth).await?;
         if grant_type == "authorization_code" {
             self.code_grant(policy, &p, &client).await
         } else {
@@ -438,8 +460,10 @@ impl OidcService {
     }
 
     /// Client authentication (`client_secret_post` or `client_secret_basic`), before any grant
-    /// is touched so a failed attempt does not consume a code or refresh token.
-    fn authenticate(
+    /// is touched so a failed attempt does not consume a code or refresh token. Wrong secrets
+    /// are counted per client id; past the threshold even the right one is refused until the
+    /// lockout ends, so a secret cannot be guessed at the endpoint's speed.
+    async fn authenticate(
         &self,
         p: &Params<'_>,
         basic: Option<(&str, &str)>,
@@ -476,7 +500,35 @@ impl OidcService {
         })?;
         match (&app.client_secret, secret) {
             (Some(expected), Some(given)) => {
+                let subject = format!("client:{}", app.client_id.to_ascii_lowercase());
+                let rule = &self.client_lockout;
+                let store = &self.inner.store;
+                let now = self.now();
+                if rule.threshold > 0
+                    && let Some(until) = store
+                        .sign_in_locked_until(&[&subject], now)
+                        .await
+                        .map_err(OidcError::from)?
+                {
+                    return Err(TokenError::Throttled {
+                        retry_after: (until - now).max(1),
+                    });
+                }
                 if !secret::secrets_equal(expected, given) {
+                    // Only wrong secrets are counted: a right one costs one read, not a write.
+                    if rule.threshold > 0
+                        && let FailureCount::Locked { until, lockouts } = store
+                            .record_sign_in_failure(&subject, rule, now)
+                            .await
+                            .map_err(OidcError::from)?
+                    {
+                        tracing::warn!(
+                            client_id = %app.client_id,
+                            locked_for = until - now,
+                            lockouts,
+                            "too many wrong client secrets: client authentication locked"
+                        );
+                    }
                     return Err(TokenError::new(
                         ErrorCode::InvalidClient,
                         b2c::SECRET_MISMATCH,

@@ -61,6 +61,10 @@ pub enum TokenError {
         error: ErrorCode,
         description: String,
     },
+    /// Too many wrong client secrets for this client id: 429 `invalid_client` with
+    /// `Retry-After`, even for the right secret, until the lockout ends.
+    #[error("invalid_client: client authentication locked for {retry_after} s")]
+    Throttled { retry_after: i64 },
     /// Ours (storage, keys): 500 `server_error`; the detail is for logs only.
     #[error("internal error: {0}")]
     Internal(#[from] OidcError),
@@ -84,6 +88,7 @@ impl TokenError {
     pub fn error(&self) -> ErrorCode {
         match self {
             TokenError::Rejected { error, .. } => *error,
+            TokenError::Throttled { .. } => ErrorCode::InvalidClient,
             TokenError::Internal(_) => ErrorCode::ServerError,
         }
     }
@@ -91,13 +96,25 @@ impl TokenError {
     pub fn description(&self) -> &str {
         match self {
             TokenError::Rejected { description, .. } => description,
+            TokenError::Throttled { .. } => b2c::CLIENT_LOCKED,
             TokenError::Internal(_) => b2c::INTERNAL,
         }
     }
 
+    /// Seconds until a throttled client may authenticate again (send it as `Retry-After`).
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            TokenError::Throttled { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// HTTP status: 401 for `invalid_client` (send `WWW-Authenticate: Basic` if the client used
-    /// Basic), 500 for internal errors, 400 otherwise.
+    /// Basic), 429 while the client is throttled, 500 for internal errors, 400 otherwise.
     pub fn status(&self) -> u16 {
+        if matches!(self, TokenError::Throttled { .. }) {
+            return 429;
+        }
         match self.error() {
             ErrorCode::InvalidClient => 401,
             ErrorCode::ServerError => 500,

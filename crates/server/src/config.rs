@@ -220,6 +220,10 @@ pub struct LockoutConfig {
     /// that lock every sign-in from it; 0 = never.
     pub ip_threshold: u32,
     pub ip_window_seconds: u32,
+    /// Wrong client secrets at `/token` for one client id within `client_window_seconds` that
+    /// lock its client authentication (429 + `Retry-After`, same durations); 0 = never.
+    pub client_threshold: u32,
+    pub client_window_seconds: u32,
 }
 
 impl Default for LockoutConfig {
@@ -231,16 +235,29 @@ impl Default for LockoutConfig {
             max_duration_seconds: 3600,
             ip_threshold: 50,
             ip_window_seconds: 60,
+            client_threshold: 10,
+            client_window_seconds: 60,
         }
     }
 }
 
 impl LockoutConfig {
+    /// The rule for wrong client secrets at the token endpoint.
+    pub fn client_rule(&self) -> trustframe_store::ThrottleRule {
+        trustframe_store::ThrottleRule {
+            threshold: self.client_threshold,
+            window_seconds: i64::from(self.client_window_seconds),
+            lockout_seconds: i64::from(self.duration_seconds),
+            max_lockout_seconds: i64::from(self.max_duration_seconds),
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("lockout.window_seconds", self.window_seconds),
             ("lockout.duration_seconds", self.duration_seconds),
             ("lockout.ip_window_seconds", self.ip_window_seconds),
+            ("lockout.client_window_seconds", self.client_window_seconds),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -783,7 +800,7 @@ redirect_uris = ["https://jwt.ms"]
             })
             .collect::<Vec<_>>()
             .join("\n");
-        assert_eq!(section.lines().count(), 6, "{section}");
+        assert_eq!(section.lines().count(), 8, "{section}");
         let c = parse(&format!("{MINIMAL}\n[lockout]\n{section}"), &[])
             .unwrap_or_else(|e| panic!("{e}"));
         let d = LockoutConfig::default();
@@ -802,6 +819,10 @@ redirect_uris = ["https://jwt.ms"]
                 c.lockout.ip_window_seconds
             ),
             (d.max_duration_seconds, d.ip_threshold, d.ip_window_seconds)
+        );
+        assert_eq!(
+            (c.lockout.client_threshold, c.lockout.client_window_seconds),
+            (d.client_threshold, d.client_window_seconds)
         );
         assert_eq!(c.server.trusted_proxies, Default::default());
 

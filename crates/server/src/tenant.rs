@@ -137,6 +137,7 @@ impl Tenant {
             },
         )
         .await?;
+        oidc.set_client_lockout(config.lockout.client_rule());
         for (policy, key) in token_signing_keys(&policies, &policy_keys, now())? {
             tracing::info!(
                 tenant = %config.tenant.name,

@@ -153,6 +153,10 @@ async fn token_for(
                 r.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
             }
+            if let Some(seconds) = e.retry_after() {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            }
             r
         }
     };
