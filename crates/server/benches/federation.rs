@@ -53,6 +53,9 @@ id = "B2C_1_susi"
 type = "sign_up_or_sign_in"
 sign_up_attributes = ["givenName", "surname", "displayName"]
 email_verification = false
+# One address signs in far more often than max_journeys_per_ip allows.
+[sessions]
+max_journeys_per_ip = 0
 "#
     )
 }
@@ -88,6 +91,9 @@ type = "sign_up_or_sign_in"
 identity_providers = ["local", "fabrikam"]
 sign_up_attributes = ["givenName", "surname", "displayName"]
 email_verification = false
+# One address signs in far more often than max_journeys_per_ip allows.
+[sessions]
+max_journeys_per_ip = 0
 "#
     )
 }

@@ -124,6 +124,53 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client; from anyone else the header
     /// is ignored and the connection's address is the client's.
     pub trusted_proxies: crate::client_ip::TrustedProxies,
+    /// The TLS handshake and each request head must arrive within this (slowloris).
+    pub header_read_timeout_seconds: u32,
+    /// A connection with no request in flight is closed after this.
+    pub idle_timeout_seconds: u32,
+    /// A request, its body included, must be answered within this (else 408).
+    pub request_timeout_seconds: u32,
+    /// Largest request body, bytes (else 413).
+    pub max_body_bytes: usize,
+    /// Connections open at once; beyond it new ones are closed as soon as accepted.
+    pub max_connections: usize,
+}
+
+impl ServerConfig {
+    pub fn connection_limits(&self) -> crate::connections::ConnectionLimits {
+        let seconds = |s: u32| std::time::Duration::from_secs(u64::from(s));
+        crate::connections::ConnectionLimits {
+            header_read_timeout: seconds(self.header_read_timeout_seconds),
+            idle_timeout: seconds(self.idle_timeout_seconds),
+            request_timeout: seconds(self.request_timeout_seconds),
+            max_connections: self.max_connections,
+        }
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let positive = [
+            (
+                "server.header_read_timeout_seconds",
+                self.header_read_timeout_seconds as usize,
+            ),
+            (
+                "server.idle_timeout_seconds",
+                self.idle_timeout_seconds as usize,
+            ),
+            (
+                "server.request_timeout_seconds",
+                self.request_timeout_seconds as usize,
+            ),
+            ("server.max_body_bytes", self.max_body_bytes),
+            ("server.max_connections", self.max_connections),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -135,6 +182,11 @@ impl Default for ServerConfig {
             tls_key: None,
             development: false,
             trusted_proxies: Default::default(),
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            request_timeout_seconds: 120,
+            max_body_bytes: 64 * 1024,
+            max_connections: 2048,
         }
     }
 }
@@ -172,6 +224,11 @@ pub struct SessionConfig {
     pub sso_lifetime_minutes: u32,
     /// How long a user may take to finish a journey.
     pub journey_lifetime_minutes: u32,
+    /// Journeys one client IP may start within `journeys_per_ip_window_seconds`; 0 = no limit.
+    pub max_journeys_per_ip: u32,
+    pub journeys_per_ip_window_seconds: u32,
+    /// Journeys stored at once (not yet expired), all clients together; 0 = no limit.
+    pub max_journeys: u64,
 }
 
 impl Default for SessionConfig {
@@ -179,6 +236,9 @@ impl Default for SessionConfig {
         Self {
             sso_lifetime_minutes: 1440,
             journey_lifetime_minutes: 60,
+            max_journeys_per_ip: 100,
+            journeys_per_ip_window_seconds: 600,
+            max_journeys: 100_000,
         }
     }
 }
@@ -439,6 +499,7 @@ impl Config {
         self.lockout.validate()?;
         trustframe_policy::userflow::check_page_layouts("ui.page_layouts", &self.ui.page_layouts)
             .map_err(|e| ConfigError::invalid(e.key, e.message))?;
+        self.server.validate_limits()?;
         if self.verification.window_seconds == 0 {
             return Err(ConfigError::invalid(
                 "verification.window_seconds",
@@ -520,6 +581,12 @@ impl Config {
                     format!("'{}' is named twice", k.name),
                 ));
             }
+        }
+        if self.sessions.journeys_per_ip_window_seconds == 0 {
+            return Err(ConfigError::invalid(
+                "sessions.journeys_per_ip_window_seconds",
+                "must be at least 1",
+            ));
         }
         if self.sessions.sso_lifetime_minutes == 0 || self.sessions.journey_lifetime_minutes == 0 {
             return Err(ConfigError::invalid(

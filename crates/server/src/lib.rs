@@ -8,6 +8,7 @@
 
 pub mod client_ip;
 pub mod config;
+pub mod connections;
 pub mod cookies;
 pub mod directory;
 pub mod federation;
@@ -68,6 +69,7 @@ pub struct Server {
     router: Router,
     tls: Option<TlsFiles>,
     state: Arc<AppState>,
+    limits: connections::ConnectionLimits,
 }
 
 /// What to build a server from: tenants' configs (the first names the listener and public URL)
@@ -118,7 +120,9 @@ impl Server {
             router = router.merge(extra);
         }
         let router = routes::with_script_navigation(router);
-        let router = routes::with_security_headers(router, state.secure_cookies);
+        let router = routes::with_security_headers(router, state.secure_cookies)
+            .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes));
+        let limits = server.connection_limits();
         let tls = match (server.tls_cert, server.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             _ => None,
@@ -128,6 +132,7 @@ impl Server {
             router,
             tls,
             state,
+            limits,
         })
     }
 
@@ -148,29 +153,20 @@ impl Server {
     }
 
     async fn serve(self) -> Result<(), StartError> {
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        match self.tls {
+        let acceptor = match self.tls {
             Some(tls) => {
                 let config =
                     axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                         .await
                         .map_err(|e| StartError::Other(format!("server.tls_cert/tls_key: {e}")))?;
-                axum_server::from_tcp_rustls(self.listener, config)
-                    .map_err(|e| StartError::Other(format!("server.listen: {e}")))?
-                    .serve(app)
-                    .await
-                    .map_err(|e| StartError::Other(format!("server: {e}")))
+                Some(tokio_rustls::TlsAcceptor::from(config.get_inner()))
             }
-            None => {
-                let listener = tokio::net::TcpListener::from_std(self.listener)
-                    .map_err(|e| StartError::Other(format!("server.listen: {e}")))?;
-                axum::serve(listener, app)
-                    .await
-                    .map_err(|e| StartError::Other(format!("server: {e}")))
-            }
-        }
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::from_std(self.listener)
+            .map_err(|e| StartError::Other(format!("server.listen: {e}")))?;
+        connections::serve(listener, acceptor, self.router, self.limits).await;
+        Ok(())
     }
 }
 

@@ -58,6 +58,9 @@ pub struct LoadedPolicies {
     /// Ids of the user flows, in configuration order (the home page lists them).
     pub user_flow_ids: Vec<String>,
     pub warnings: Vec<Diagnostic>,
+    /// Authorize parameters custom policies read with `{OAUTH-KV:name}` (lower-cased): kept
+    /// with the journey beside the protocol's own.
+    pub oauth_kv: Vec<String>,
 }
 
 /// Reads the `*.xml` files of the folder (not recursive), in name order.
@@ -194,6 +197,7 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
         }
     }
 
+    let mut oauth_kv = Vec::new();
     if let Some(custom) = &config.custom_policies {
         let settings = match &custom.settings {
             Some(path) => read_settings(path).unwrap_or_else(|d| {
@@ -204,6 +208,12 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
         };
         match read_folder(custom) {
             Ok(files) => {
+                for file in &files {
+                    crate::journeys::oauth_kv_names(
+                        &String::from_utf8_lossy(&file.bytes),
+                        &mut oauth_kv,
+                    );
+                }
                 let options = LoadOptions {
                     tenant_domain: &domain,
                     settings: &settings,
@@ -241,6 +251,7 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
             policies,
             user_flow_ids: config.user_flows.iter().map(|f| f.id.clone()).collect(),
             warnings,
+            oauth_kv,
         })
     } else {
         Err(problems)

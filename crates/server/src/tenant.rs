@@ -55,6 +55,8 @@ pub struct Tenant {
     pub store: Store,
     pub oidc: OidcService,
     pub policies: BTreeMap<PolicyId, Arc<Policy>>,
+    /// Authorize parameters the custom policies read with `{OAUTH-KV:name}` (lower-cased).
+    pub oauth_kv: Vec<String>,
     /// User flows in configuration order, for the home page.
     pub flow_ids: Vec<String>,
     pub directory: StoreDirectory,
@@ -104,6 +106,7 @@ impl Tenant {
             tracing::warn!(tenant = %config.tenant.name, "{w}");
         }
         let mut flow_ids = loaded.user_flow_ids.clone();
+        let oauth_kv = loaded.oauth_kv.clone();
         let mut policies = BTreeMap::new();
         for policy in loaded.policies {
             if !flow_ids.iter().any(|f| policy.id == f.as_str()) {
@@ -250,6 +253,7 @@ impl Tenant {
             federation,
             sessions: config.sessions.clone(),
             ui,
+            oauth_kv,
             development: config.server.development,
             app_ids_with_redirect: config
                 .applications

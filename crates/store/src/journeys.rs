@@ -15,6 +15,15 @@ pub struct JourneyRow {
 }
 
 impl Store {
+    /// Journeys not yet expired at `now`: what the cap on stored journeys counts.
+    pub async fn count_live_journeys(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM journeys WHERE expires_at > $1";
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(sql).bind(now).fetch_one(pool).await?
+        });
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Inserts or replaces the state under `id`, whatever version is stored (the version still
     /// moves on, so a concurrent [`Store::replace_journey`] fails).
     pub async fn put_journey(

@@ -9,6 +9,7 @@
 //! - [`issue`]: the SSO session a journey continues or creates, and issuance;
 //! - [`federation`]: the hand-off to an external OpenID provider and its answer.
 
+mod bounded;
 mod federation;
 mod issue;
 mod store;
@@ -22,6 +23,7 @@ use trustframe_oidc::{
 };
 
 use crate::{AppState, Tenant};
+pub use bounded::oauth_kv_names;
 pub use federation::redirect_uri;
 pub use store::{BINDING_COOKIE, journey_path, random_token};
 use store::{Found, StoredJourney, journey_lifetime, sha256};
@@ -158,6 +160,12 @@ pub enum JourneyProblem {
     NotFederating {
         domain: String,
     },
+    /// This client IP started too many journeys lately, or too many are stored: try again
+    /// after `retry_after` seconds.
+    TooManyJourneys {
+        retry_after: i64,
+        domain: String,
+    },
 }
 
 /// What the request tells about the browser (from its headers and connection).
@@ -234,6 +242,7 @@ pub async fn start(
             domain: tenant.domain.clone(),
         }));
     };
+    let (params, too_long) = bounded::authorize_params(params, &tenant.oauth_kv);
     let request = match tenant.oidc.validate_authorize(&params) {
         Ok(r) => r,
         Err(AuthorizeError::Page { error, description }) => {
@@ -247,6 +256,25 @@ pub async fn start(
             return Started::refused(Ok(deliver(response)));
         }
     };
+    if let Some(name) = too_long {
+        // The client and redirect URI are valid: the app hears of it (OpenID Connect Core
+        // §3.1.2.6), as of any other invalid parameter.
+        tracing::info!(tenant = %tenant.name, parameter = %name, "authorize request too long");
+        return Started::refused(Ok(deliver(tenant.oidc.authorize_error(
+            &request,
+            &JourneyError::Other {
+                error: ErrorCode::InvalidRequest,
+                description: format!(
+                    "The parameter '{name}' is too long: each parameter is limited to {} bytes and all of them together to {} bytes.",
+                    bounded::MAX_VALUE_BYTES,
+                    bounded::MAX_TOTAL_BYTES
+                ),
+            },
+        ))));
+    }
+    if let Err(problem) = journey_room(tenant, &browser.client_ip).await {
+        return Started::refused(Err(problem));
+    }
     let session =
         match issue::current_session(tenant, &policy, &request, browser.sso_session.as_deref())
             .await
@@ -316,6 +344,45 @@ pub async fn start(
         binding: Some(binding),
         next: advance(state, journey, Input::Start).await,
     }
+}
+
+/// Whether one more journey may be stored: the client IP's journeys started within the window
+/// (counted in the store, so every node agrees) and all journeys stored.
+async fn journey_room(tenant: &Tenant, client_ip: &str) -> Result<(), JourneyProblem> {
+    let limits = &tenant.sessions;
+    let now = crate::tenant::now();
+    let unavailable = |e: trustframe_store::StoreError| {
+        tracing::error!(tenant = %tenant.name, error = %e, "could not count journeys");
+        JourneyProblem::StoreUnavailable
+    };
+    let too_many = |retry_after: i64| JourneyProblem::TooManyJourneys {
+        retry_after,
+        domain: tenant.domain.clone(),
+    };
+    if limits.max_journeys > 0
+        && tenant
+            .store
+            .count_live_journeys(now)
+            .await
+            .map_err(unavailable)?
+            >= limits.max_journeys
+    {
+        tracing::warn!(tenant = %tenant.name, max = limits.max_journeys, "sessions.max_journeys reached: new journeys refused");
+        return Err(too_many(60));
+    }
+    if limits.max_journeys_per_ip > 0 {
+        let window = i64::from(limits.journeys_per_ip_window_seconds);
+        let started = tenant
+            .store
+            .count_event(&format!("journeys:ip:{client_ip}"), window, now)
+            .await
+            .map_err(unavailable)?;
+        if started > limits.max_journeys_per_ip {
+            tracing::info!(tenant = %tenant.name, client_ip, "journeys per IP exceeded");
+            return Err(too_many(window));
+        }
+    }
+    Ok(())
 }
 
 fn deliver(response: AuthorizationResponse) -> Next {

@@ -250,6 +250,21 @@ pub fn problem(state: &AppState, problem: &JourneyProblem) -> Response {
             Some(domain),
             None,
         ),
+        JourneyProblem::TooManyJourneys {
+            retry_after,
+            domain,
+        } => {
+            let mut page = state.pages.message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins",
+                "Too many sign-ins have been started from your network, or on this service, in a short time. Please wait a while, then try again.",
+                Some(domain),
+                None,
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1)));
+            page
+        }
         JourneyProblem::NotFederating { domain } => state.pages.message(
             StatusCode::BAD_REQUEST,
             CANNOT_CONTINUE,
