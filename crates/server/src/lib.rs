@@ -13,6 +13,7 @@ pub mod cookies;
 pub mod directory;
 pub mod federation;
 pub mod journeys;
+pub mod key_files;
 pub mod mail;
 pub mod metrics;
 pub mod pages;
@@ -89,6 +90,9 @@ impl Server {
             return Err(StartError::Other("no tenant configured".into()));
         };
         let server = first.server.clone();
+        if let Some(key) = &server.tls_key {
+            key_files::check_owner_only("server.tls_key", key).map_err(StartError::Other)?;
+        }
         let listener = match options.listener {
             Some(l) => l,
             None => std::net::TcpListener::bind(server.listen).map_err(|e| {

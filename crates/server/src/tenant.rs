@@ -120,11 +120,21 @@ impl Tenant {
         for key in &config.policy_keys {
             let value = match (&key.value, &key.file) {
                 (Some(v), _) => v.clone().into_bytes(),
-                (None, Some(path)) => std::fs::read(path).map_err(|source| StartError::File {
-                    what: "policy key",
-                    path: path.display().to_string(),
-                    source,
-                })?,
+                (None, Some(path)) => {
+                    let bytes = std::fs::read(path).map_err(|source| StartError::File {
+                        what: "policy key",
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                    if crate::key_files::holds_private_key(&bytes) {
+                        crate::key_files::check_owner_only(
+                            &format!("policy_keys ({})", key.name),
+                            path,
+                        )
+                        .map_err(StartError::Other)?;
+                    }
+                    bytes
+                }
                 (None, None) => continue,
             };
             policy_keys.push((&key.name, value));
@@ -161,11 +171,19 @@ impl Tenant {
                 let value = match source {
                     SecretSource::Inline(v) => v.into_bytes(),
                     SecretSource::File(path) => {
-                        std::fs::read(&path).map_err(|source| StartError::File {
+                        let bytes = std::fs::read(&path).map_err(|source| StartError::File {
                             what: "api connector certificate",
                             path: path.display().to_string(),
                             source,
-                        })?
+                        })?;
+                        if crate::key_files::holds_private_key(&bytes) {
+                            crate::key_files::check_owner_only(
+                                &format!("api_connectors ({}).auth.certificate", connector.name),
+                                &path,
+                            )
+                            .map_err(StartError::Other)?;
+                        }
+                        bytes
                     }
                 };
                 keys.insert(reference, value);

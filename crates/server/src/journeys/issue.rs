@@ -49,7 +49,7 @@ pub(super) async fn current_session(
     let Some(id) = cookie else {
         return Ok(None);
     };
-    match tenant.store.session(id, current).await {
+    match tenant.store.session(&super::session_key(id), current).await {
         Ok(Some(s)) => {
             let fresh = request
                 .max_age
@@ -79,7 +79,8 @@ pub(super) async fn issue(
     finish(tenant, id, stored).await?;
     let current = now();
     // The session continues unless the journey ended it (a password reset) or signed in
-    // someone else.
+    // someone else. Stored sessions are known by their key (`session_key`), and so is the
+    // journey's.
     let kept = match &stored.session {
         Some((sid, auth_time)) if stored.state.sso => {
             match tenant.store.session(sid, current).await {
@@ -100,7 +101,7 @@ pub(super) async fn issue(
     let lifetime = sso_lifetime(tenant, policy);
     if new_session {
         let session = SsoSession {
-            id: session_id.clone(),
+            id: super::session_key(&session_id),
             object_id: issued.object_id.clone(),
             auth_time,
             created_at: current,

@@ -216,6 +216,12 @@ pub struct PageView<'a> {
     pub sign_in_url: Option<String>,
 }
 
+/// What the store knows an SSO session by: the SHA-256 of the cookie's value, as for codes and
+/// refresh tokens, so a copy of the database holds no session a browser could present.
+pub fn session_key(cookie_value: &str) -> String {
+    sha256(cookie_value)
+}
+
 /// The tenant a path segment names (its name or domain).
 pub fn tenant(state: &AppState, segment: &str) -> Result<Arc<Tenant>, JourneyProblem> {
     state

@@ -205,7 +205,10 @@ async fn logout_for(
     };
     let cookie = t.sso_cookie();
     if let Some(id) = cookies::get(headers, &cookie)
-        && let Err(e) = t.store.delete_session(&id).await
+        && let Err(e) = t
+            .store
+            .delete_session(&crate::journeys::session_key(&id))
+            .await
     {
         tracing::error!(error = %e, "could not end an SSO session");
         return state.pages.error(

@@ -475,12 +475,21 @@ async fn microsofts_local_accounts_starter_pack_runs_unchanged() {
         .callback();
 }
 
-/// A test-only RSA key (PKCS#1, `RSA PRIVATE KEY`), generated once with openssl.
+/// A test-only RSA key (PKCS#1, `RSA PRIVATE KEY`), generated once with openssl. Git keeps no
+/// read permissions, so the fixture is copied to a file readable by its owner only, as the
+/// server demands of a private key file.
 fn token_signing_key_file() -> String {
-    format!(
+    let fixture = format!(
         "{}/tests/fixtures/token-signing-key.pem",
         env!("CARGO_MANIFEST_DIR")
-    )
+    );
+    let bytes = std::fs::read(&fixture).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let path = std::env::temp_dir().join(format!(
+        "trustframe-token-signing-key-{}.pem",
+        uuid::Uuid::new_v4().simple()
+    ));
+    crate::connections::write_private(&path, &bytes);
+    path.display().to_string()
 }
 
 async fn jwks(url: &str) -> Value {

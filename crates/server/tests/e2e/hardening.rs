@@ -149,7 +149,7 @@ async fn hsts_and_nosniff_over_https() {
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
     std::fs::write(&cert, certified.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    crate::connections::write_private(&key, certified.signing_key.serialize_pem().as_bytes());
     let app = spawn_with("", Some((&cert, &key))).await;
     assert!(app.base.starts_with("https://"));
     let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes())

@@ -18,6 +18,7 @@ mod pages;
 mod password_reset;
 mod profile_edit;
 mod protocol;
+mod secrets_at_rest;
 mod smtp;
 mod ui;
 mod verification;

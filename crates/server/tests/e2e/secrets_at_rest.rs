@@ -1,0 +1,96 @@
+//! Secrets at rest (issue 11, item 4): what a copy of the database or of the config folder
+//! gives an attacker.
+
+use crate::helpers::*;
+
+/// Every value of one column of the test tenant's SQLite file, read as an attacker with a copy
+/// of it would.
+async fn column(app: &TestApp, sql: &str) -> Vec<Vec<u8>> {
+    use sqlx::Connection as _;
+    let url = format!("sqlite://{}", app.dir.path().join("tf.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    sqlx::query_scalar(sql)
+        .fetch_all(&mut db)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// A browser whose cookie jar holds `value` as the tenant's SSO cookie.
+fn with_sso_cookie(app: &TestApp, value: &str) -> Browser {
+    let jar = reqwest::cookie::Jar::default();
+    let url: url::Url = app.base.parse().unwrap_or_else(|e| panic!("{e}"));
+    jar.add_cookie_str(&format!("tf_sso_contoso={value}; Path=/"), &url);
+    let client = reqwest::Client::builder()
+        .cookie_provider(std::sync::Arc::new(jar))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"));
+    Browser {
+        client,
+        base: app.base.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_copy_of_the_database_holds_no_live_sso_session() {
+    let app = spawn_app("").await;
+    let start = authorize_url(&app, "B2C_1_susi", WEB_CLIENT, &[]);
+    let browser = Browser::new(&app);
+    sign_up(&browser, &start, &unique_email("sso"), "sso").await;
+    // The browser's own cookie signs in without a form.
+    assert!(matches!(browser.get(&start).await, Step::Callback(_)));
+
+    let stored = column(&app, "SELECT CAST(id AS BLOB) FROM sso_sessions").await;
+    assert_eq!(stored.len(), 1);
+    let stolen = String::from_utf8_lossy(&stored[0]).into_owned();
+    match with_sso_cookie(&app, &stolen).get(&start).await {
+        Step::Page(page) => assert!(page.has_input("password"), "{}", page.body),
+        Step::Callback(c) => panic!("the stored session id signed in: {c:?}"),
+    }
+}
+
+/// A TLS key (or any private key file) that group or others may read stops the start, with
+/// one line naming the setting and the file.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_readable_private_key_file_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = config_text("https://127.0.0.1:1", "").replace(
+        "development = true",
+        &format!("development = true\ntls_cert = {cert:?}\ntls_key = {key:?}"),
+    );
+    let config = trustframe_server::Config::parse(
+        &text,
+        &dir.path().join("trustframe.toml"),
+        std::iter::empty(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let refused = trustframe_server::Server::build(trustframe_server::ServerOptions {
+        configs: vec![config],
+        extra_routes: None,
+        home_links: Vec::new(),
+        listener: Some(listener),
+    })
+    .await
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_else(|| panic!("started with a world-readable TLS key"));
+    assert!(
+        refused.starts_with("server.tls_key: ") && refused.contains(&key.display().to_string()),
+        "{refused}"
+    );
+    assert!(!refused.contains('\n'), "{refused}");
+}
