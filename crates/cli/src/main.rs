@@ -253,6 +253,7 @@ async fn keys(command: KeysCommand) -> Result<()> {
             tenant_id: config.tenant.id.clone().unwrap_or(tenant_id),
             applications: config.applications.clone(),
             tokens: config.tokens.clone(),
+            key_encryption: config.storage.key_encryption_key()?,
         },
     )
     .await

@@ -97,6 +97,7 @@ async fn fixture() -> Fixture {
             tenant_id: "775527ff-9a37-4307-8b3d-cc311f58d925".into(),
             applications: applications(),
             tokens: TokenSettings::default(),
+            key_encryption: None,
         },
         Arc::new(SystemClock),
     )

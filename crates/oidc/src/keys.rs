@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use trustframe_store::{SigningKeyRecord, Store};
 
 use crate::error::OidcError;
+use crate::key_encryption::{KeyEncryptionKey, is_sealed};
 
 const ALGORITHM: &str = "RS256";
 /// Verifiers allow some clock skew; keep retired keys that much longer.
@@ -205,6 +206,8 @@ struct KeySet {
 /// The signing keys of the tenant; cheap to share (`Arc` inside the service).
 pub struct KeyRing {
     store: Store,
+    /// Seals keys in the store when set (`key_encryption`).
+    kek: Option<KeyEncryptionKey>,
     current: RwLock<Arc<KeySet>>,
     /// How long a retired key stays published: the longest token lifetime plus skew.
     publish_for: i64,
@@ -216,10 +219,12 @@ impl KeyRing {
         store: Store,
         max_token_lifetime: i64,
         now: i64,
+        kek: Option<KeyEncryptionKey>,
     ) -> Result<KeyRing, OidcError> {
-        let set = load_set(&store, None, now).await?;
+        let set = load_set(&store, None, now, kek.as_ref()).await?;
         Ok(KeyRing {
             store,
+            kek,
             current: RwLock::new(Arc::new(set)),
             publish_for: max_token_lifetime + SKEW_SECONDS,
         })
@@ -228,7 +233,7 @@ impl KeyRing {
     /// Re-reads the keys from the store (a rotation done by another node or process).
     pub async fn reload(&self, now: i64) -> Result<(), OidcError> {
         let previous = self.snapshot();
-        let set = load_set(&self.store, Some(&previous), now).await?;
+        let set = load_set(&self.store, Some(&previous), now, self.kek.as_ref()).await?;
         self.swap(set);
         Ok(())
     }
@@ -237,7 +242,9 @@ impl KeyRing {
     /// Returns the new key id.
     pub async fn rotate(&self, now: i64) -> Result<String, OidcError> {
         let record = generate_record(now).await?;
-        self.store.insert_signing_key(&record).await?;
+        self.store
+            .insert_signing_key(&sealed(record.clone(), self.kek.as_ref())?)
+            .await?;
         self.store
             .retire_signing_keys_except(&record.kid, now)
             .await?;
@@ -321,7 +328,55 @@ impl KeyRing {
     }
 }
 
-async fn load_set(store: &Store, previous: Option<&KeySet>, now: i64) -> Result<KeySet, OidcError> {
+/// The record as stored: its key sealed when a key encryption key is configured.
+fn sealed(
+    mut record: SigningKeyRecord,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<SigningKeyRecord, OidcError> {
+    if let Some(kek) = kek {
+        record.private_key_der = kek.seal(&record.kid, &record.private_key_der)?;
+    }
+    Ok(record)
+}
+
+/// The record with its key in plain PKCS#8: opened if sealed; a plain key is sealed in the
+/// store on the way when a key encryption key is configured (the migration of a database
+/// written before one was).
+async fn opened(
+    store: &Store,
+    mut record: SigningKeyRecord,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<SigningKeyRecord, OidcError> {
+    match kek {
+        Some(kek) if is_sealed(&record.private_key_der) => {
+            record.private_key_der = kek.open(&record.kid, &record.private_key_der)?;
+        }
+        None if is_sealed(&record.private_key_der) => {
+            return Err(OidcError::Key(format!(
+                "signing key {} is encrypted in the store and no key encryption key is configured",
+                record.kid
+            )));
+        }
+        Some(kek) => {
+            let sealed = kek.seal(&record.kid, &record.private_key_der)?;
+            if store
+                .replace_signing_key_der(&record.kid, &record.private_key_der, &sealed)
+                .await?
+            {
+                tracing::info!(kid = %record.kid, "signing key encrypted in the store");
+            }
+        }
+        None => {}
+    }
+    Ok(record)
+}
+
+async fn load_set(
+    store: &Store,
+    previous: Option<&KeySet>,
+    now: i64,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<KeySet, OidcError> {
     let mut records = store.signing_keys().await?;
     if !records
         .iter()
@@ -330,7 +385,7 @@ async fn load_set(store: &Store, previous: Option<&KeySet>, now: i64) -> Result<
         // First start (or every key retired by hand): make one. Two nodes starting together may
         // both insert; each then picks the same newest key below.
         let record = generate_record(now).await?;
-        store.insert_signing_key(&record).await?;
+        store.insert_signing_key(&sealed(record, kek)?).await?;
         records = store.signing_keys().await?;
     }
     let mut all = Vec::with_capacity(records.len());
@@ -343,7 +398,9 @@ async fn load_set(store: &Store, previous: Option<&KeySet>, now: i64) -> Result<
         });
         let key = match reused {
             Some(key) => key,
-            None => Arc::new(LoadedKey::from_record(record)?),
+            None => Arc::new(LoadedKey::from_record(
+                &opened(store, record.clone(), kek).await?,
+            )?),
         };
         all.push(key);
     }
@@ -395,6 +452,52 @@ fn thumbprint(n: &str, e: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A plain key written before a key encryption key was configured is sealed in the store
+    /// at the next load; from then on the store alone does not give the key, and a start
+    /// without the key encryption key is refused with the key id.
+    #[tokio::test]
+    async fn plain_keys_are_sealed_once_a_key_encryption_key_is_configured() {
+        let store = trustframe_store::Store::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let plain = KeyRing::load(store.clone(), 3600, 1_000, None)
+            .await
+            .unwrap();
+        let kid = plain.active_kid();
+        let before = store.signing_keys().await.unwrap();
+        assert!(!is_sealed(&before[0].private_key_der));
+
+        let kek = KeyEncryptionKey::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
+        )
+        .unwrap();
+        let sealed = KeyRing::load(store.clone(), 3600, 1_000, Some(kek.clone()))
+            .await
+            .unwrap();
+        assert_eq!(sealed.active_kid(), kid, "the same key, now sealed");
+        let after = store.signing_keys().await.unwrap();
+        assert!(is_sealed(&after[0].private_key_der));
+        assert!(
+            !after[0]
+                .private_key_der
+                .windows(32)
+                .any(|w| before[0].private_key_der.windows(32).any(|b| b == w)),
+            "no 32 bytes of the plain key remain"
+        );
+        let err = KeyRing::load(store.clone(), 3600, 1_000, None)
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains(&kid), "{err}");
+
+        // Rotation seals the new key too.
+        let new_kid = sealed.rotate(2_000).await.unwrap();
+        let rows = store.signing_keys().await.unwrap();
+        assert!(rows.iter().all(|r| is_sealed(&r.private_key_der)));
+        let again = KeyRing::load(store, 3600, 2_000, Some(kek)).await.unwrap();
+        assert_eq!(again.active_kid(), new_kid);
+    }
+
     #[tokio::test]
     async fn generated_key_signs_and_verifies() {
         let record = generate_record(1_700_000_000).await.unwrap();
@@ -413,6 +516,7 @@ mod tests {
                 all: vec![key.clone()],
             })),
             publish_for: 3600,
+            kek: None,
         };
         let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000i64});
         let token = ring.sign(&claims).unwrap();

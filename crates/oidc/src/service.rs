@@ -35,6 +35,8 @@ pub struct OidcConfig {
     pub tenant_id: String,
     pub applications: Vec<Application>,
     pub tokens: TokenSettings,
+    /// Seals the signing keys in the store (AES-256-GCM); `None` keeps them plain.
+    pub key_encryption: Option<crate::KeyEncryptionKey>,
 }
 
 /// What a refresh's token journey knows of the grant it renews.
@@ -144,6 +146,7 @@ impl OidcService {
             store.clone(),
             config.tokens.max_signed_token_lifetime(),
             clock.now(),
+            config.key_encryption.clone(),
         )
         .await?;
         Ok(OidcService {

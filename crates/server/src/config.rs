@@ -196,12 +196,44 @@ impl Default for ServerConfig {
 pub struct StorageConfig {
     /// `sqlite://file.db` (relative to the config's folder) or `postgres://…`.
     pub url: String,
+    /// A file holding the key that encrypts signing keys in the store (base64 of 32 bytes).
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The same key from `TRUSTFRAME_KEY_ENCRYPTION_KEY` (never from the file's text).
+    #[serde(skip)]
+    pub key_encryption_key_env: Option<trustframe_oidc::KeyEncryptionKey>,
+}
+
+/// The environment variable that may hold the key encryption key (base64 of 32 bytes).
+pub const KEY_ENCRYPTION_KEY_ENV: &str = "TRUSTFRAME_KEY_ENCRYPTION_KEY";
+
+impl StorageConfig {
+    /// The key that seals signing keys in the store, if one is configured: from
+    /// `key_encryption_key_file` (which must be readable by its owner only) or the environment.
+    pub fn key_encryption_key(
+        &self,
+    ) -> Result<Option<trustframe_oidc::KeyEncryptionKey>, ConfigError> {
+        let key = "storage.key_encryption_key_file";
+        let Some(path) = &self.key_encryption_key_file else {
+            return Ok(self.key_encryption_key_env.clone());
+        };
+        crate::key_files::check_owner_only(key, path).map_err(|message| {
+            ConfigError::invalid(key, message.replacen(&format!("{key}: "), "", 1))
+        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::invalid(key, format!("cannot read {}: {e}", path.display()))
+        })?;
+        trustframe_oidc::KeyEncryptionKey::from_base64(&text)
+            .map(Some)
+            .map_err(|m| ConfigError::invalid(key, format!("{} {m}", path.display())))
+    }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://trustframe.db".into(),
+            key_encryption_key_file: None,
+            key_encryption_key_env: None,
         }
     }
 }
@@ -431,7 +463,16 @@ impl Config {
                     path: shown.clone(),
                     message: e.to_string(),
                 })?;
-        apply_env(&mut doc, env)?;
+        let env: Vec<(String, String)> = env.collect();
+        let kek_env = env
+            .iter()
+            .find(|(name, _)| name == KEY_ENCRYPTION_KEY_ENV)
+            .map(|(_, value)| {
+                trustframe_oidc::KeyEncryptionKey::from_base64(value)
+                    .map_err(|m| ConfigError::invalid(KEY_ENCRYPTION_KEY_ENV, m))
+            })
+            .transpose()?;
+        apply_env(&mut doc, env.into_iter())?;
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(doc))
             .map_err(|e| {
                 let key = e.path().to_string();
@@ -440,6 +481,7 @@ impl Config {
                     message: e.into_inner().to_string(),
                 }
             })?;
+        config.storage.key_encryption_key_env = kek_env;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths(&base);
         config.validate()?;
@@ -468,6 +510,9 @@ impl Config {
             resolve(p);
         }
         if let Some(p) = self.server.tls_key.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = self.storage.key_encryption_key_file.as_mut() {
             resolve(p);
         }
         self.outbound.ca_files.iter_mut().for_each(resolve);
@@ -545,6 +590,14 @@ impl Config {
             return Err(ConfigError::invalid(
                 "storage.url",
                 "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.storage.key_encryption_key_file.is_some()
+            && self.storage.key_encryption_key_env.is_some()
+        {
+            return Err(ConfigError::invalid(
+                "storage.key_encryption_key_file",
+                format!("set the file or {KEY_ENCRYPTION_KEY_ENV}, not both"),
             ));
         }
         if self.passwords.argon2_memory_kib < 8 * self.passwords.argon2_parallelism.max(1)

@@ -147,6 +147,7 @@ impl Tenant {
                 tenant_id: id.clone(),
                 applications: config.applications.clone(),
                 tokens: config.tokens.clone(),
+                key_encryption: config.storage.key_encryption_key()?,
             },
         )
         .await?;

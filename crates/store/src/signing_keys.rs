@@ -65,6 +65,27 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the stored key bytes of `kid` if they are still `old` (encrypting a plain key
+    /// in place; of nodes doing it at once, one wins and the others read its bytes). Returns
+    /// whether this call replaced them.
+    pub async fn replace_signing_key_der(
+        &self,
+        kid: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE signing_keys SET private_key_der = $3 \
+                   WHERE kid = $1 AND private_key_der = $2";
+        let rows = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(kid)
+            .bind(old)
+            .bind(new)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(rows == 1)
+    }
+
     /// Marks every other key retired at `at`; keys already retired keep their time.
     pub async fn retire_signing_keys_except(
         &self,

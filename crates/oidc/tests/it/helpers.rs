@@ -123,6 +123,7 @@ pub async fn service(store: Store, tokens: TokenSettings, clock: Arc<ManualClock
             tenant_id: TENANT_ID.into(),
             applications: applications(),
             tokens,
+            key_encryption: None,
         },
         clock,
     )

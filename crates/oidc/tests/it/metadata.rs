@@ -97,6 +97,7 @@ async fn invalid_configuration_is_refused_with_the_key_named() {
                 policy_claim: PolicyClaim::Acr,
                 ..TokenSettings::default()
             },
+            key_encryption: None,
         },
     )
     .await;

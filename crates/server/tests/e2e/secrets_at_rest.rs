@@ -94,3 +94,68 @@ async fn a_readable_private_key_file_is_refused_at_start() {
     );
     assert!(!refused.contains('\n'), "{refused}");
 }
+
+/// With a key encryption key configured, the signing key is stored sealed (AES-256-GCM) and the
+/// server signs with it; the same database without that key does not start.
+#[tokio::test]
+async fn signing_keys_are_encrypted_at_rest_with_the_configured_key() {
+    use base64::Engine as _;
+    let keys = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let kek = keys.path().join("kek");
+    write_private_file(
+        &kek,
+        base64::engine::general_purpose::STANDARD
+            .encode(rand::random::<[u8; 32]>())
+            .as_bytes(),
+    );
+    let with_kek = |text: String, _: &str| {
+        text.replace(
+            "url = \"sqlite://tf.db\"",
+            &format!("url = \"sqlite://tf.db\"\nkey_encryption_key_file = {kek:?}"),
+        )
+    };
+    let app = spawn_edited("", None, with_kek).await;
+    let start = authorize_url(&app, "B2C_1_susi", WEB_CLIENT, &[]);
+    let code = sign_up(&Browser::new(&app), &start, &unique_email("kek"), "kek").await;
+    let (status, tokens) = redeem(&app, code.get("code").unwrap_or_default(), None).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{tokens}");
+
+    let stored = column(&app, "SELECT private_key_der FROM signing_keys").await;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].starts_with(b"TFKE1"), "the stored key is sealed");
+
+    // The same database, without the key encryption key: refused, naming the key.
+    let text = config_text("http://127.0.0.1:1", "").replace(
+        "url = \"sqlite://tf.db\"",
+        &format!(
+            "url = \"sqlite://{}\"",
+            app.dir.path().join("tf.db").display()
+        ),
+    );
+    let config = trustframe_server::Config::parse(
+        &text,
+        &keys.path().join("trustframe.toml"),
+        std::iter::empty(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let refused = trustframe_server::Server::build(trustframe_server::ServerOptions {
+        configs: vec![config],
+        extra_routes: None,
+        home_links: Vec::new(),
+        listener: Some(listener),
+    })
+    .await
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_else(|| panic!("started without the key encryption key"));
+    assert!(
+        refused.contains("encrypted in the store and no key encryption key is configured"),
+        "{refused}"
+    );
+}
+
+fn write_private_file(path: &std::path::Path, bytes: &[u8]) {
+    crate::connections::write_private(path, bytes);
+}
