@@ -175,7 +175,6 @@ pub(crate) mod b2c {
     pub const CHALLENGE_METHOD_UNSUPPORTED: &str =
         "AADB2C90184: The supplied code_challenge_method is not supported. Supported value is S256";
     pub const INSUFFICIENT_PERMISSIONS: &str = "AADB2C90205: This application does not have sufficient permissions against this web resource to perform the operation.";
-    pub const ID_TOKEN_HINT_INVALID: &str = "AADB2C90210: The provided id_token_hint parameter could not be validated. Please provide another token and try again.";
     pub fn client_mismatch(client_id: &str) -> String {
         format!(
             "AADB2C90279: The provided client ID '{client_id}' does not match the client ID that issued the grant."

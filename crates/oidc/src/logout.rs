@@ -1,9 +1,15 @@
 //! `/logout` (`openid-connect.md`, "Send a sign-out request").
 //!
 //! B2C redirects to any `post_logout_redirect_uri` unless an `id_token_hint` is sent. We are
-//! stricter, to avoid an open redirect: the app must be known (from `client_id` or a valid
-//! `id_token_hint`) and the URI must be one of its registered redirect or post-logout URIs
-//! (exact match). Without a `post_logout_redirect_uri`, the server shows a signed-out page.
+//! stricter, to avoid an open redirect: the URI must be one of the registered redirect or
+//! post-logout URIs (exact match) of the app named by `client_id` or a valid `id_token_hint`,
+//! or, when neither names one, of some app of the tenant. Without a `post_logout_redirect_uri`,
+//! the server shows a signed-out page.
+//!
+//! A request without a valid `id_token_hint` (none, a bad signature, another issuer) is not
+//! refused but marked [`LogoutOutcome::confirm`]: the server asks the user before ending the
+//! session (OpenID Connect RP-Initiated Logout 1.0 §2: "the OP MUST ask the End-User" when no
+//! valid ID token of the session is sent), so a link on another site cannot sign anyone out.
 
 use std::collections::HashSet;
 
@@ -23,6 +29,8 @@ pub struct LogoutOutcome {
     pub redirect_url: Option<String>,
     /// The `sub` of a valid `id_token_hint` (the user the app believes is signed in).
     pub hinted_subject: Option<String>,
+    /// No valid `id_token_hint` was sent: ask the user before ending the session.
+    pub confirm: bool,
 }
 
 /// A logout request that cannot be honoured; shown on a page, never redirected.
@@ -33,16 +41,14 @@ pub enum LogoutError {
         client_id: String,
         tenant_id: String,
     },
-    #[error("{}", b2c::ID_TOKEN_HINT_INVALID)]
-    InvalidIdTokenHint,
     #[error("The client_id '{client_id}' does not match the audience of the id_token_hint.")]
     ClientMismatch { client_id: String },
     #[error("{}", b2c::post_logout_uri_invalid(.0))]
     MalformedRedirectUri(String),
     #[error(
-        "A post_logout_redirect_uri needs the client_id or an id_token_hint to be checked against the application's registered URIs."
+        "The post logout redirect URI '{uri}' is not registered for any application of this tenant."
     )]
-    ClientRequired,
+    NotRegisteredForTenant { uri: String },
     #[error(
         "The post logout redirect URI '{uri}' is not registered for the client ID '{client_id}'."
     )]
@@ -58,10 +64,10 @@ pub(crate) fn logout(
     pairs: &[(String, String)],
 ) -> Result<LogoutOutcome, LogoutError> {
     let params = Params::new(pairs);
-    let hint = match params.get("id_token_hint") {
-        Some(token) => Some(verify_hint(key_for, issuer, token)?),
-        None => None,
-    };
+    // An invalid hint is no hint: the user is asked, as when none is sent.
+    let hint = params
+        .get("id_token_hint")
+        .and_then(|token| verify_hint(key_for, issuer, token));
     let client_id = match (params.get("client_id"), &hint) {
         (Some(id), Some((aud, _))) if !aud.eq_ignore_ascii_case(id) => {
             return Err(LogoutError::ClientMismatch {
@@ -89,17 +95,27 @@ pub(crate) fn logout(
             if url::Url::parse(uri).is_err() {
                 return Err(LogoutError::MalformedRedirectUri(uri.to_owned()));
             }
-            let app = app.ok_or(LogoutError::ClientRequired)?;
-            let registered = app
-                .post_logout_redirect_uris
-                .iter()
-                .chain(app.redirect_uris.iter())
-                .any(|r| r == uri);
-            if !registered {
-                return Err(LogoutError::NotRegistered {
-                    uri: uri.to_owned(),
-                    client_id: app.client_id.clone(),
-                });
+            let registered = |app: &Application| {
+                app.post_logout_redirect_uris
+                    .iter()
+                    .chain(app.redirect_uris.iter())
+                    .any(|r| r == uri)
+            };
+            match app {
+                Some(app) if !registered(app) => {
+                    return Err(LogoutError::NotRegistered {
+                        uri: uri.to_owned(),
+                        client_id: app.client_id.clone(),
+                    });
+                }
+                // No app named: the URI must be one some app of the tenant registered, so the
+                // sign-out never redirects to a stranger's site.
+                None if !apps.iter().any(registered) => {
+                    return Err(LogoutError::NotRegisteredForTenant {
+                        uri: uri.to_owned(),
+                    });
+                }
+                _ => {}
             }
             Some(with_state(uri, params.get("state")))
         }
@@ -107,34 +123,31 @@ pub(crate) fn logout(
     Ok(LogoutOutcome {
         client_id: app.map(|a| a.client_id.clone()),
         redirect_url,
+        confirm: hint.is_none(),
         hinted_subject: hint.and_then(|(_, sub)| sub),
     })
 }
 
 /// Checks the signature and issuer of one of our ID tokens; expiry is not checked (apps send
-/// the last ID token they have, often expired). Returns (aud, sub).
+/// the last ID token they have, often expired). Returns (aud, sub), or `None` when the token is
+/// not a valid ID token of ours.
 fn verify_hint(
     key_for: &dyn Fn(&str) -> Option<DecodingKey>,
     issuer: &str,
     token: &str,
-) -> Result<(String, Option<String>), LogoutError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| LogoutError::InvalidIdTokenHint)?;
-    let kid = header.kid.ok_or(LogoutError::InvalidIdTokenHint)?;
-    let key = key_for(&kid).ok_or(LogoutError::InvalidIdTokenHint)?;
+) -> Option<(String, Option<String>)> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let key = key_for(&header.kid?)?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims = HashSet::new();
     validation.set_issuer(&[issuer]);
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map_err(|_| LogoutError::InvalidIdTokenHint)?;
-    let aud = match &data.claims["aud"] {
-        Value::String(aud) => aud.clone(),
-        _ => return Err(LogoutError::InvalidIdTokenHint),
-    };
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).ok()?;
+    let aud = data.claims["aud"].as_str()?.to_owned();
     let sub = data.claims["sub"].as_str().map(str::to_owned);
-    Ok((aud, sub))
+    Some((aud, sub))
 }
 
 fn with_state(uri: &str, state: Option<&str>) -> String {

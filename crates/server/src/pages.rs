@@ -64,6 +64,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("page.html", include_str!("../templates/page.html")),
     ("api_page.html", include_str!("../templates/api_page.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
     (
         "api_message.html",
         include_str!("../templates/api_message.html"),

@@ -361,17 +361,30 @@ async fn logout_redirects_only_to_registered_uris() {
         ]))
         .unwrap_err();
     assert!(matches!(err, LogoutError::NotRegistered { .. }));
-    let err = env
+    // No app named: a URI some app of the tenant registered, once the user confirms.
+    let outcome = env
         .svc
         .logout(&pairs(&[(
             "post_logout_redirect_uri",
             "https://web.example/signed-out",
         )]))
+        .unwrap();
+    assert!(outcome.confirm && outcome.client_id.is_none());
+    assert_eq!(
+        outcome.redirect_url.as_deref(),
+        Some("https://web.example/signed-out")
+    );
+    let err = env
+        .svc
+        .logout(&pairs(&[(
+            "post_logout_redirect_uri",
+            "https://evil.example/",
+        )]))
         .unwrap_err();
-    assert_eq!(err, LogoutError::ClientRequired);
+    assert!(matches!(err, LogoutError::NotRegisteredForTenant { .. }));
     // No redirect asked for: the server shows its signed-out page.
     let outcome = env.svc.logout(&[]).unwrap();
-    assert!(outcome.redirect_url.is_none());
+    assert!(outcome.redirect_url.is_none() && outcome.confirm);
 
     // id_token_hint identifies the app (expired hints are fine).
     let req = env
@@ -393,11 +406,13 @@ async fn logout_redirects_only_to_registered_uris() {
         .unwrap();
     assert_eq!(outcome.client_id.as_deref(), Some(WEB));
     assert_eq!(outcome.hinted_subject.as_deref(), Some(OID));
-    let err = env
+    assert!(!outcome.confirm, "a valid hint needs no confirmation");
+    // A hint that is not one of our ID tokens is no hint: the user is asked.
+    let outcome = env
         .svc
         .logout(&pairs(&[("id_token_hint", "not.a.token")]))
-        .unwrap_err();
-    assert_eq!(err, LogoutError::InvalidIdTokenHint);
+        .unwrap();
+    assert!(outcome.confirm && outcome.hinted_subject.is_none());
     let err = env
         .svc
         .logout(&pairs(&[("id_token_hint", &id_token), ("client_id", SPA)]))

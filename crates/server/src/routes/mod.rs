@@ -71,9 +71,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/{tenant}/{policy}/oauth2/v2.0/logout",
-            get(protocol::logout),
+            get(protocol::logout).post(protocol::logout_confirm),
         )
-        .route("/{tenant}/oauth2/v2.0/logout", get(protocol::logout_p))
+        .route(
+            "/{tenant}/oauth2/v2.0/logout",
+            get(protocol::logout_p).post(protocol::logout_confirm_p),
+        )
         .route(
             "/{tenant}/{policy}/journey/{id}",
             get(journey::show).post(journey::submit),

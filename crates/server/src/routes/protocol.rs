@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawForm, RawQuery};
+use axum::extract::{OriginalUri, Path, RawForm, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -186,11 +186,29 @@ pub async fn token_p(
     token_for(&state, &tenant, p.as_deref(), &headers, &body).await
 }
 
+/// The answer of a sign-out confirmation form.
+struct Confirmation {
+    csrf: Option<String>,
+    cancel: bool,
+}
+
+/// The CSRF token of the sign-out confirmation: derived from the SSO session cookie, which
+/// another site can neither read nor set, so any node can check it and nothing is stored. The
+/// prefix keeps it apart from any other hash of the session id.
+fn logout_csrf(session: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(format!(
+        "trustframe logout\n{session}"
+    )))
+}
+
 async fn logout_for(
     state: &AppState,
     tenant: &str,
     headers: &HeaderMap,
-    query: Option<&str>,
+    uri: &axum::http::Uri,
+    confirmation: Option<Confirmation>,
 ) -> Response {
     let Some(t) = state.tenant(tenant) else {
         return state.pages.error(
@@ -198,16 +216,61 @@ async fn logout_for(
             &format!("The tenant '{tenant}' does not exist."),
         );
     };
-    let params = pairs(query);
+    let params = pairs(uri.query());
     let outcome = match t.oidc.logout(&params) {
         Ok(o) => o,
         Err(e) => return state.pages.error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let cookie = t.sso_cookie();
-    if let Some(id) = cookies::get(headers, &cookie)
+    let session = cookies::get(headers, &cookie).filter(|s| !s.is_empty());
+    // Without a valid id_token_hint the user confirms first (RP-Initiated Logout 1.0 §2), so
+    // a link or image on another site cannot end the session. With no session there is
+    // nothing to end and nothing to ask.
+    if let Some(session) = &session
+        && outcome.confirm
+    {
+        let expected = logout_csrf(session);
+        let Some(confirmation) = confirmation else {
+            // Relative, so it holds behind a proxy that maps the path: the same URL, posted.
+            let action = match uri.query() {
+                Some(q) => format!("logout?{q}"),
+                None => "logout".to_owned(),
+            };
+            return state.pages.render(
+                StatusCode::OK,
+                "logout.html",
+                minijinja::context! {
+                    title => format!("Sign out of {}?", t.name),
+                    tenant => &t.domain,
+                    action,
+                    csrf => expected,
+                },
+            );
+        };
+        let sent = confirmation.csrf.unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            sent.as_bytes(),
+            expected.as_bytes(),
+        )) {
+            return state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "This sign-out request could not be verified. Please sign out again from the application.",
+            );
+        }
+        if confirmation.cancel {
+            return state.pages.message(
+                StatusCode::OK,
+                "Still signed in",
+                "You are still signed in.",
+                Some(&t.domain),
+                None,
+            );
+        }
+    }
+    if let Some(id) = &session
         && let Err(e) = t
             .store
-            .delete_session(&crate::journeys::session_key(&id))
+            .delete_session(&crate::journeys::session_key(id))
             .await
     {
         tracing::error!(error = %e, "could not end an SSO session");
@@ -233,20 +296,59 @@ async fn logout_for(
     response
 }
 
+/// The fields of the confirmation form.
+fn confirmation(body: &[u8]) -> Confirmation {
+    let mut answer = Confirmation {
+        csrf: None,
+        cancel: false,
+    };
+    for (name, value) in url::form_urlencoded::parse(body) {
+        match &*name {
+            "csrf" => answer.csrf = Some(value.into_owned()),
+            "action" => answer.cancel = value == "cancel",
+            _ => {}
+        }
+    }
+    answer
+}
+
 pub async fn logout(
     state: State,
     Path((tenant, _policy)): Path<(String, String)>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
-    logout_for(&state, &tenant, &headers, q.as_deref()).await
+    logout_for(&state, &tenant, &headers, &uri, None).await
 }
 
 pub async fn logout_p(
     state: State,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
-    logout_for(&state, &tenant, &headers, q.as_deref()).await
+    logout_for(&state, &tenant, &headers, &uri, None).await
+}
+
+/// The user's answer to the sign-out confirmation (same URL, same query, as a POST).
+pub async fn logout_confirm(
+    state: State,
+    Path((tenant, _policy)): Path<(String, String)>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    RawForm(body): RawForm,
+) -> Response {
+    let answer = confirmation(&body);
+    logout_for(&state, &tenant, &headers, &uri, Some(answer)).await
+}
+
+pub async fn logout_confirm_p(
+    state: State,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    RawForm(body): RawForm,
+) -> Response {
+    let answer = confirmation(&body);
+    logout_for(&state, &tenant, &headers, &uri, Some(answer)).await
 }

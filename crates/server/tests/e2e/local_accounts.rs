@@ -131,10 +131,12 @@ async fn sign_in_sso_prompt_login_refresh_and_logout() {
     assert_eq!(status, 400, "an old refresh token is refused: {reused}");
     assert_eq!(reused["error"], "invalid_grant");
 
-    // Logout ends the session: the next authorize shows the form.
+    // Logout with the app's ID token ends the session: the next authorize shows the form.
     let logout = format!(
-        "{}/contoso/B2C_1_susi/oauth2/v2.0/logout?client_id={WEB_CLIENT}&post_logout_redirect_uri={}&state=bye",
-        app.base, REDIRECT
+        "{}/contoso/B2C_1_susi/oauth2/v2.0/logout?id_token_hint={}&client_id={WEB_CLIENT}&post_logout_redirect_uri={}&state=bye",
+        app.base,
+        tokens["id_token"].as_str().unwrap_or_default(),
+        REDIRECT
     );
     let back = other.get(&logout).await.callback();
     assert_eq!(back.get("state"), Some("bye"));

@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod local_accounts;
 mod lockout;
+mod logout;
 mod multi_node;
 mod pages;
 mod password_reset;
