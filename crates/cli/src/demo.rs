@@ -265,6 +265,8 @@ pub async fn run(port: u16, data_dir: &Path) -> Result<()> {
         )),
         client_id: Some(TODO_API_CLIENT_ID.into()),
         policy: Some("B2C_1_susi".into()),
+        scopes: Vec::new(),
+        accept_id_tokens: false,
         listen: addr,
         ca_file: None,
         token_cache: 10_000,

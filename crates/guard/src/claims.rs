@@ -63,6 +63,17 @@ impl TokenClaims {
             .filter_map(Value::as_str)
     }
 
+    /// Whether these are the claims of an ID token rather than an access token: `at_hash` or
+    /// `c_hash` (only ID tokens bind an access token or a code, OpenID Connect Core §3.3.2.11),
+    /// or neither `scp` nor `azp`. B2C and Trustframe access tokens name the client they were
+    /// issued to in `azp`, also those an app asks for itself with its client id as scope (which
+    /// have no `scp`); their ID tokens carry neither. `nonce` tells nothing: B2C puts it in
+    /// access tokens too.
+    pub fn is_id_token(&self) -> bool {
+        let has = |name: &str| self.0.contains_key(name);
+        has("at_hash") || has("c_hash") || (!has("scp") && !has("azp"))
+    }
+
     /// The claims as your own type.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(&*self.0)
@@ -176,6 +187,17 @@ mod tests {
         );
         let wrong_case = claims(json!({"scp": "tasks.read tasks.write", "roles": ["admin"]}));
         assert_eq!(r.check(&wrong_case), Err(Rejection::Role("Admin".into())));
+    }
+
+    #[test]
+    fn id_tokens_are_told_from_access_tokens() {
+        let access = claims(json!({"aud": "api", "azp": "app", "scp": "tasks.read", "nonce": "n"}));
+        assert!(!access.is_id_token());
+        // An app's access token to itself (scope = its client id): `azp`, no `scp`.
+        assert!(!claims(json!({"aud": "app", "azp": "app"})).is_id_token());
+        assert!(claims(json!({"aud": "app", "nonce": "n"})).is_id_token());
+        assert!(claims(json!({"aud": "app", "azp": "app", "at_hash": "h"})).is_id_token());
+        assert!(claims(json!({"aud": "app", "scp": "a", "c_hash": "h"})).is_id_token());
     }
 
     #[test]

@@ -103,6 +103,11 @@ pub enum Rejection {
     /// fails closed.
     #[error("the identity provider's signing keys are not available")]
     KeysUnavailable,
+    /// The token is an ID token (see [`TokenClaims::is_id_token`](crate::TokenClaims::is_id_token))
+    /// and the guard accepts access tokens only
+    /// ([`GuardBuilder::accept_id_tokens`](crate::GuardBuilder::accept_id_tokens)).
+    #[error("an ID token is not an access token: request an access token for this API")]
+    IdToken,
 }
 
 impl Rejection {
@@ -138,12 +143,13 @@ impl Rejection {
             Self::Scope(_) => 12,
             Self::Role(_) => 13,
             Self::KeysUnavailable => 14,
+            Self::IdToken => 15,
         }
     }
 }
 
 /// Labels of [`Rejection::reason`], indexed by [`Rejection::index`].
-pub(crate) const REASONS: [&str; 15] = [
+pub(crate) const REASONS: [&str; 16] = [
     "missing_token",
     "malformed",
     "algorithm_not_allowed",
@@ -159,6 +165,7 @@ pub(crate) const REASONS: [&str; 15] = [
     "scope",
     "role",
     "keys_unavailable",
+    "id_token",
 ];
 
 /// The message of an error and all its sources, so "connection refused" is not lost behind
@@ -192,6 +199,7 @@ mod tests {
             Rejection::KeysUnavailable.status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
+        assert_eq!(Rejection::IdToken.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]
@@ -212,6 +220,7 @@ mod tests {
             Rejection::Scope("s".into()),
             Rejection::Role("r".into()),
             Rejection::KeysUnavailable,
+            Rejection::IdToken,
         ];
         let labels: std::collections::BTreeSet<_> = all.iter().map(Rejection::reason).collect();
         assert_eq!(labels.len(), all.len());

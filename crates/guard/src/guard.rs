@@ -42,6 +42,7 @@ pub struct Guard {
 struct Inner {
     provider: Arc<Provider>,
     requirements: Requirements,
+    accept_id_tokens: bool,
     forbidden_body: Option<Value>,
     refresher: tokio::task::JoinHandle<()>,
 }
@@ -69,6 +70,7 @@ impl Guard {
             metadata_url: metadata_url.into(),
             audiences: Vec::new(),
             requirements: Requirements::default(),
+            accept_id_tokens: false,
             clock_skew: Duration::from_secs(300),
             ca_file: None,
             min_refresh_interval: Duration::from_secs(30),
@@ -96,7 +98,8 @@ impl Guard {
     }
 
     /// Checks a token outside of HTTP (a WebSocket message, a queue, a benchmark): signature,
-    /// `exp`, `nbf`, `iss`, `aud`, then the guard's policy, scope and role requirements.
+    /// `exp`, `nbf`, `iss`, `aud`, that it is an access token (unless ID tokens are accepted),
+    /// then the guard's policy, scope and role requirements.
     /// Counted in [`Guard::metrics`].
     pub async fn validate(&self, token: &str) -> Result<TokenClaims, Rejection> {
         let outcome = self.check(token, None).await;
@@ -115,6 +118,11 @@ impl Guard {
         extra: Option<&Requirements>,
     ) -> Result<TokenClaims, Rejection> {
         let claims = self.verify(token).await?;
+        // An ID token proves a sign-in to its app; it grants nothing to an API (RFC 6750 §1:
+        // bearer tokens are access tokens). Only the app's own API may choose to take it.
+        if !self.inner.accept_id_tokens && claims.is_id_token() {
+            return Err(Rejection::IdToken);
+        }
         self.inner.requirements.check(&claims)?;
         if let Some(extra) = extra {
             extra.check(&claims)?;
@@ -165,6 +173,7 @@ pub struct GuardBuilder {
     metadata_url: String,
     audiences: Vec<String>,
     requirements: Requirements,
+    accept_id_tokens: bool,
     clock_skew: Duration,
     ca_file: Option<PathBuf>,
     min_refresh_interval: Duration,
@@ -201,6 +210,18 @@ impl GuardBuilder {
     /// A role every token must have in `roles`. Each call adds one (all are required).
     pub fn role(mut self, role: impl Into<String>) -> Self {
         self.requirements.roles.push(role.into());
+        self
+    }
+
+    /// Accept ID tokens as well as access tokens. Default: `false`, ID tokens get 401
+    /// `invalid_token` (see [`TokenClaims::is_id_token`](crate::TokenClaims::is_id_token)).
+    ///
+    /// Set it only when the API and its client are one app registration (the API's audience is
+    /// the app itself) and the client sends its ID token, as the B2C Node.js sample API with
+    /// `passport-azure-ad` accepts it. A required scope still refuses them: ID tokens have no
+    /// `scp`.
+    pub fn accept_id_tokens(mut self, accept: bool) -> Self {
+        self.accept_id_tokens = accept;
         self
     }
 
@@ -325,6 +346,7 @@ impl GuardBuilder {
             inner: Arc::new(Inner {
                 provider,
                 requirements: self.requirements,
+                accept_id_tokens: self.accept_id_tokens,
                 forbidden_body: self.forbidden_body,
                 refresher,
             }),

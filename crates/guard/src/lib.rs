@@ -3,8 +3,9 @@
 //! The guard reads the provider's OpenID metadata (the per-policy URL of a B2C user flow),
 //! caches its signing keys (refreshed in the background, and on an unknown `kid` no more often
 //! than a floor), and checks each token: signature with the algorithms the metadata allows,
-//! `iss`, `aud`, `exp`, `nbf`, then the accepted policies (`tfp`/`acr`), scopes (`scp`) and
-//! roles (`roles`). Refusals follow RFC 6750: 401 with a `Bearer` challenge, 403
+//! `iss`, `aud`, `exp`, `nbf`, that it is an access token rather than an ID token (unless
+//! [`GuardBuilder::accept_id_tokens`]), then the accepted policies (`tfp`/`acr`), scopes (`scp`)
+//! and roles (`roles`). Refusals follow RFC 6750: 401 with a `Bearer` challenge, 403
 //! `insufficient_scope`; 503 while no keys are available, so it never fails open.
 //!
 //! ```no_run

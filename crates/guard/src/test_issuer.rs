@@ -45,6 +45,8 @@ pub const TENANT_ID: &str = "8c2a4b4e-3f36-4c59-9d5b-6c0f1b6e2a11";
 pub const POLICY: &str = "B2C_1_susi";
 /// The default `aud` of tokens: the client id of the API under test.
 pub const AUDIENCE: &str = "0239a9cc-309c-4d41-87f1-31288feb2e82";
+/// The default `azp` of access tokens: the client id of the app that asked for them.
+pub const CLIENT: &str = "11112222-bbbb-3333-cccc-4444dddd5555";
 
 /// A running (or stopped) test provider. Stops when dropped.
 pub struct TestIssuer {
@@ -151,14 +153,22 @@ impl TestIssuer {
         self.state.jwks()
     }
 
-    /// A token signed with the current key and B2C-like claims: `iss`, `sub`, `aud` =
-    /// [`AUDIENCE`], `tfp` = [`POLICY`], `exp` in an hour, `nbf`/`iat` now, `ver`, `name`.
+    /// An ID token of the app [`AUDIENCE`] (an API and its client registered as one app), as
+    /// B2C issues it: the claims of [`TestIssuer::token`] without `azp`, with a `nonce`.
+    pub fn id_token(&self) -> TokenBuilder<'_> {
+        self.token().without("azp").claim("nonce", "defaultNonce")
+    }
+
+    /// An access token signed with the current key and B2C-like claims: `iss`, `sub`, `aud` =
+    /// [`AUDIENCE`], `azp` = [`CLIENT`], `tfp` = [`POLICY`], `exp` in an hour, `nbf`/`iat` now,
+    /// `ver`, `name`.
     pub fn token(&self) -> TokenBuilder<'_> {
         let now = now();
         let mut claims = Map::new();
         claims.insert("iss".into(), self.issuer().into());
         claims.insert("sub".into(), "00000000-0000-0000-0000-000000000001".into());
         claims.insert("aud".into(), AUDIENCE.into());
+        claims.insert("azp".into(), CLIENT.into());
         claims.insert("exp".into(), (now + 3600).into());
         claims.insert("nbf".into(), now.into());
         claims.insert("iat".into(), now.into());

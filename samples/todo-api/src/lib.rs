@@ -4,7 +4,10 @@
 //! `GET /api/values` answers `["Value1","Value2"]` to callers with a valid access token of the
 //! configured provider; no or an invalid token gets 401. With a policy configured (the docs'
 //! optional authorization step), a valid token from another policy gets 403
-//! `{"error":"insufficient permissions"}`. CORS is open to any origin with the docs' headers,
+//! `{"error":"insufficient permissions"}`; so does a token without a `--scope` it requires
+//! (with `WWW-Authenticate: Bearer error="insufficient_scope", …, scope="…"`). ID tokens get 401
+//! unless `--accept-id-tokens` (an API that is its client's own app, as the docs' Node.js API
+//! with passport-azure-ad accepts them). CORS is open to any origin with the docs' headers,
 //! and every request is logged on one line (method, path, status, time), never its token.
 //!
 //! ```no_run
@@ -56,6 +59,18 @@ pub struct Config {
     #[arg(long, env = "TODO_API_POLICY")]
     pub policy: Option<String>,
 
+    /// A scope every token must have in `scp` (e.g. `tasks.read`); repeat the flag (or separate
+    /// with commas in the variable) to require several. Tokens without it get 403
+    /// `insufficient_scope`.
+    #[arg(long = "scope", env = "TODO_API_SCOPE", value_delimiter = ',')]
+    pub scopes: Vec<String>,
+
+    /// Also accept ID tokens whose `aud` is this API's client id, as the docs' Node.js API
+    /// (passport-azure-ad) does when the API and its client are one app registration. Off by
+    /// default: ID tokens get 401.
+    #[arg(long, env = "TODO_API_ACCEPT_ID_TOKENS")]
+    pub accept_id_tokens: bool,
+
     /// The address to listen on.
     #[arg(long, env = "TODO_API_LISTEN", default_value = "127.0.0.1:5000")]
     pub listen: SocketAddr,
@@ -73,11 +88,11 @@ pub struct Config {
 
     /// BENCHMARK ONLY: serve without any token check, to measure the guard's cost.
     /// Never use it for anything else.
-    #[arg(long, conflicts_with_all = ["metadata", "client_id", "policy", "ca_file"])]
+    #[arg(long, conflicts_with_all = ["metadata", "client_id", "policy", "scopes", "ca_file"])]
     pub no_auth: bool,
 }
 
-/// The guard this API uses: the configured provider, audience and policy, and the sample's
+/// The guard this API uses: the configured provider, audience, policy and scopes, and the sample's
 /// 403 body `{"error":"insufficient permissions"}`. Must run inside a Tokio runtime.
 pub fn guard(config: &Config) -> Result<Guard, GuardError> {
     let (Some(metadata), Some(client_id)) = (&config.metadata, &config.client_id) else {
@@ -88,9 +103,13 @@ pub fn guard(config: &Config) -> Result<Guard, GuardError> {
     let mut builder = Guard::builder(metadata.as_str())
         .audience(client_id.as_str())
         .forbidden_body(serde_json::json!({"error": "insufficient permissions"}))
-        .token_cache(config.token_cache);
+        .token_cache(config.token_cache)
+        .accept_id_tokens(config.accept_id_tokens);
     if let Some(policy) = &config.policy {
         builder = builder.policy(policy.as_str());
+    }
+    for scope in &config.scopes {
+        builder = builder.scope(scope.as_str());
     }
     if let Some(ca_file) = &config.ca_file {
         builder = builder.ca_file(ca_file);

@@ -7,5 +7,6 @@ mod discovery;
 mod helpers;
 mod keys;
 mod requirements;
+mod token_kinds;
 mod tokens;
 mod tower_stack;

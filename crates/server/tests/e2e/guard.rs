@@ -11,6 +11,8 @@ async fn start_todo_api(app: &TestApp, policy: Option<&str>) -> String {
         )),
         client_id: Some(API_CLIENT.into()),
         policy: policy.map(str::to_owned),
+        scopes: Vec::new(),
+        accept_id_tokens: false,
         listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         ca_file: None,
         token_cache: 100,

@@ -5,6 +5,14 @@ use trustframe_guard::test_issuer::{AUDIENCE, POLICY, TestIssuer};
 
 /// Starts the API the way `main` does, for `issuer`, optionally requiring a policy.
 async fn spawn(issuer: &TestIssuer, policy: Option<&str>) -> String {
+    match policy {
+        Some(policy) => spawn_with(issuer, &["--policy", policy]).await,
+        None => spawn_with(issuer, &[]).await,
+    }
+}
+
+/// As [`spawn`], with more flags.
+async fn spawn_with(issuer: &TestIssuer, flags: &[&str]) -> String {
     let mut args = vec![
         "todo-api".to_owned(),
         "--metadata".into(),
@@ -12,9 +20,7 @@ async fn spawn(issuer: &TestIssuer, policy: Option<&str>) -> String {
         "--client-id".into(),
         AUDIENCE.into(),
     ];
-    if let Some(policy) = policy {
-        args.extend(["--policy".into(), policy.into()]);
-    }
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
     let config = Config::try_parse_from(args).unwrap();
     let guard = todo_api::guard(&config).unwrap();
     guard.ready().await.unwrap();
@@ -77,6 +83,39 @@ async fn a_token_of_another_policy_gets_insufficient_permissions() {
     );
     let mfa = issuer.token().policy("B2C_1_susi_with_MFA").sign();
     assert_eq!(get(&base, Some(&mfa)).await.status(), 200);
+}
+
+/// `--scope tasks.read`: a token without it gets 403 with the scope in the challenge.
+#[tokio::test]
+async fn a_required_scope_gets_insufficient_scope_without_it() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let base = spawn_with(&issuer, &["--scope", "tasks.read"]).await;
+    let response = get(&base, Some(&issuer.token().scopes("tasks.write").sign())).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        header(&response, "www-authenticate").as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks the scope tasks.read", scope="tasks.read""#
+        )
+    );
+    let reader = issuer.token().scopes("tasks.read").sign();
+    assert_eq!(get(&base, Some(&reader)).await.status(), 200);
+}
+
+/// ID tokens get 401 unless `--accept-id-tokens` (the API is its client's own app).
+#[tokio::test]
+async fn id_tokens_only_with_accept_id_tokens() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let id_token = issuer.id_token().sign();
+    let strict = spawn(&issuer, None).await;
+    let response = get(&strict, Some(&id_token)).await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        header(&response, "www-authenticate")
+            .is_some_and(|h| h.contains("an ID token is not an access token"))
+    );
+    let lenient = spawn_with(&issuer, &["--accept-id-tokens"]).await;
+    assert_eq!(get(&lenient, Some(&id_token)).await.status(), 200);
 }
 
 #[tokio::test]
