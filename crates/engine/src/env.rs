@@ -75,6 +75,12 @@ pub trait Directory: Send + Sync {
         password: Option<String>,
         attributes: ClaimValues,
     ) -> Result<CreateResult, EnvError>;
+    /// The message to show when the directory's password policy refuses a new password
+    /// (sign-up, reset, change), as Microsoft Entra password protection refuses banned
+    /// passwords for B2C's directory; `None` accepts it.
+    fn refuse_new_password(&self, _password: &str) -> Option<String> {
+        None
+    }
     /// Overwrites the given attributes; `null` removes one.
     async fn write(&self, object_id: &str, attributes: ClaimValues) -> Result<(), EnvError>;
     async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError>;

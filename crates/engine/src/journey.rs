@@ -1449,6 +1449,13 @@ impl<'a> Engine<'a> {
                         attributes.insert(ClaimTypeId::new(partner), value);
                     }
                 }
+                // The directory's password policy, before anything is written.
+                if !delete
+                    && let Some(p) = &password
+                    && let Some(message) = self.env.directory.refuse_new_password(p)
+                {
+                    return Ok(Some(ProfileResult::Error(message)));
+                }
                 match existing {
                     Some(mut user) => {
                         self.env

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use trustframe_server::{Config, Server, ServerOptions};
 
 const CLIENT: &str = "11112222-bbbb-3333-cccc-4444dddd5555";
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-secret-0123456789abcdef0123456789";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "Passw0rd!x";
 const USERS: usize = 8;

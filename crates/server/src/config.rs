@@ -34,6 +34,9 @@ impl ConfigError {
     }
 }
 
+/// The shortest client secret accepted outside development.
+pub const MIN_CLIENT_SECRET_CHARS: usize = 32;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -48,6 +51,8 @@ pub struct Config {
     pub sessions: SessionConfig,
     #[serde(default)]
     pub passwords: PasswordConfig,
+    #[serde(default)]
+    pub sign_in: SignInConfig,
     #[serde(default)]
     pub lockout: LockoutConfig,
     #[serde(default)]
@@ -284,6 +289,9 @@ pub struct PasswordConfig {
     pub argon2_parallelism: u32,
     /// Hashes computed at once; 0 = one per CPU core.
     pub max_concurrent_hashes: usize,
+    /// Refuse common and breached passwords at sign-up, reset and change (NIST SP 800-63B
+    /// §5.1.1.2), from the bundled list.
+    pub blocklist: bool,
 }
 
 impl Default for PasswordConfig {
@@ -293,8 +301,18 @@ impl Default for PasswordConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
+            blocklist: true,
         }
     }
+}
+
+/// The sign-in page of user flows (`[sign_in]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInConfig {
+    /// B2C's two messages, "We can't seem to find your account." and "Your password is
+    /// incorrect.", instead of one for both (which does not tell who has an account).
+    pub distinct_errors: bool,
 }
 
 /// Smart lockout of local sign-in (B2C: `threat-management.md`): failed password checks are
@@ -657,6 +675,20 @@ impl Config {
         {
             return Err(ConfigError::invalid("applications", e.to_string()));
         }
+        // A short secret can be guessed at the token endpoint; 32 random characters cannot.
+        for (i, app) in self.applications.iter().enumerate() {
+            if let Some(secret) = &app.client_secret
+                && secret.chars().count() < MIN_CLIENT_SECRET_CHARS
+                && !self.server.development
+            {
+                return Err(ConfigError::invalid(
+                    format!("applications[{i}].client_secret"),
+                    format!(
+                        "must be at least {MIN_CLIENT_SECRET_CHARS} characters (for example `openssl rand -base64 32`); shorter secrets need server.development = true"
+                    ),
+                ));
+            }
+        }
         self.email
             .validate(self.server.development)
             .map_err(|(key, message)| ConfigError::invalid(key, message))?;
@@ -851,6 +883,46 @@ redirect_uris = ["https://jwt.ms"]
             ),
             "{err:?}"
         );
+    }
+
+    /// Client secrets of fewer than 32 characters are refused, naming the key, unless the
+    /// server is in development mode; `[sign_in]` and the blocklist switch parse.
+    #[test]
+    fn short_client_secrets_need_development() {
+        let with_secret = |secret: &str| {
+            MINIMAL.replace(
+                "redirect_uris",
+                &format!("client_secret = \"{secret}\"\nredirect_uris"),
+            )
+        };
+        let err = parse(&with_secret("hunter2"), &[]).err();
+        assert!(
+            err.as_ref().is_some_and(|e| {
+                let e = e.to_string();
+                e.starts_with("applications[0].client_secret: must be at least 32 characters")
+                    && !e.contains("hunter2")
+                    && !e.contains('\n')
+            }),
+            "{err:?}"
+        );
+        let long = "x".repeat(32);
+        assert!(parse(&with_secret(&long), &[]).is_ok());
+        let dev = parse(
+            &with_secret("hunter2"),
+            &[("TRUSTFRAME__SERVER__DEVELOPMENT", "true")],
+        );
+        assert!(dev.is_ok(), "{:?}", dev.err());
+
+        let c = parse(
+            &format!(
+                "{MINIMAL}\n[sign_in]\ndistinct_errors = true\n[passwords]\nblocklist = false"
+            ),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.sign_in.distinct_errors && !c.passwords.blocklist);
+        let d = parse(MINIMAL, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!d.sign_in.distinct_errors && d.passwords.blocklist);
     }
 
     /// The reference file's commented `[verification]` keys are the defaults; a zero window is

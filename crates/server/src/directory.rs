@@ -155,6 +155,8 @@ pub struct StoreDirectory {
     /// Revokes refresh tokens when a password changes.
     pub oidc: trustframe_oidc::OidcService,
     pub lockout: Lockout,
+    /// Common passwords refused for new passwords (`[passwords] blocklist`); `None`: off.
+    pub blocklist: Option<std::sync::Arc<crate::password_blocklist::PasswordBlocklist>>,
 }
 
 /// Smart lockout's rules (`[lockout]`): per account and per client IP; `None` never locks.
@@ -501,6 +503,13 @@ impl Directory for StoreDirectory {
             Failure::NoSuchUser => PasswordCheck::NoSuchUser,
             _ => PasswordCheck::WrongPassword,
         })
+    }
+
+    fn refuse_new_password(&self, password: &str) -> Option<String> {
+        self.blocklist
+            .as_ref()
+            .filter(|list| list.refuses(password))
+            .map(|_| crate::password_blocklist::MESSAGE.to_owned())
     }
 
     async fn create(

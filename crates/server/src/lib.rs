@@ -17,6 +17,7 @@ pub mod key_files;
 pub mod mail;
 pub mod metrics;
 pub mod pages;
+pub mod password_blocklist;
 pub mod policies;
 pub mod refresh;
 pub mod rest;

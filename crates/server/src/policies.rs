@@ -155,6 +155,26 @@ fn read_settings(path: &Path) -> Result<BTreeMap<String, String>, Diagnostic> {
     Ok(settings)
 }
 
+/// What a user flow's sign-in page says for an unknown account and for a wrong password alike
+/// (`[sign_in] distinct_errors = false`, the default): B2C's two messages tell anyone which
+/// addresses have an account.
+pub const GENERIC_SIGN_IN_ERROR: &str = "Your email address or password is incorrect.";
+
+/// Gives the user flow's password check one message for both failures. Custom policies keep
+/// their own metadata (`UserMessageIfClaimsPrincipalDoesNotExist`, `UserMessageIfInvalidPassword`).
+fn generic_sign_in_error(policy: &mut Policy) {
+    for profile in policy.technical_profiles.values_mut() {
+        if profile.kind == trustframe_policy::TechnicalProfileKind::PasswordCheck {
+            for key in [
+                trustframe_policy::names::MESSAGE_IF_DOES_NOT_EXIST,
+                trustframe_policy::names::MESSAGE_IF_INVALID_PASSWORD,
+            ] {
+                profile.metadata.insert(key, GENERIC_SIGN_IN_ERROR);
+            }
+        }
+    }
+}
+
 /// Compiles the user flows and loads the custom policies of `config`; every problem of both
 /// front ends is reported, not just the first.
 pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, PolicyProblems> {
@@ -180,6 +200,9 @@ pub fn load(config: &Config, extensions_app_id: &str) -> Result<LoadedPolicies, 
     for (i, flow) in config.user_flows.iter().enumerate() {
         match userflow::compile(flow, i, &context) {
             Ok(mut policy) => {
+                if !config.sign_in.distinct_errors {
+                    generic_sign_in_error(&mut policy);
+                }
                 for d in link::check(&policy) {
                     match d.severity {
                         Severity::Error => problems

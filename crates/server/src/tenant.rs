@@ -262,6 +262,11 @@ impl Tenant {
                 now,
                 oidc: oidc.clone(),
                 lockout: (&config.lockout).into(),
+                blocklist: config.passwords.blocklist.then(|| {
+                    std::sync::Arc::new(crate::password_blocklist::PasswordBlocklist::bundled(&[
+                        &config.tenant.name,
+                    ]))
+                }),
             },
             store,
             oidc,

@@ -321,7 +321,7 @@ async fn no_account_is_created_until_the_address_is_verified() {
     let refused = sign_in(&fresh, &start, &email, PASSWORD).await.page();
     assert_eq!(
         refused.alert().as_deref(),
-        Some("We can't seem to find your account.")
+        Some("Your email address or password is incorrect.")
     );
 
     // Verified, then another address posted with Continue: refused.

@@ -8,7 +8,8 @@ use crate::helpers::*;
 
 const LOCKED: &str =
     "AADB2C90114: Your account is temporarily locked to prevent unauthorized use. Try again later.";
-const WRONG: &str = "Your password is incorrect.";
+/// User flows give one message for a wrong password and an unknown account.
+const WRONG: &str = "Your email address or password is incorrect.";
 
 /// `[lockout]` for a test: small thresholds. Lockouts are whole seconds from the current
 /// second, so a lockout of `duration` seconds lasts at least `duration - 1`.
@@ -123,7 +124,7 @@ async fn unknown_accounts_lock_alike() {
     for _ in 0..2 {
         assert_eq!(
             alert_after_sign_in(&browser, &start, &nobody, PASSWORD).await,
-            "We can't seem to find your account."
+            WRONG
         );
     }
     assert_eq!(

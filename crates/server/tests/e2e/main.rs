@@ -16,6 +16,7 @@ mod lockout;
 mod logout;
 mod multi_node;
 mod pages;
+mod password_policy;
 mod password_reset;
 mod profile_edit;
 mod protocol;
