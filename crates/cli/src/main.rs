@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use trustframe_server::config::LogFormat;
 use trustframe_server::{Config, Server, ServerOptions};
 
 #[derive(Parser)]
@@ -44,7 +45,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// The audit log: REST API calls and their outcomes.
+    /// The audit log: sign-ins and their failures, lockouts, verification codes, password
+    /// resets, revoked token families, account deletions, REST API calls.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -83,6 +85,19 @@ enum AuditCommand {
         #[arg(long)]
         follow: bool,
     },
+    /// Print audit records (one JSON object per line), oldest first: those written since a
+    /// time, or the last ones.
+    List {
+        #[arg(long, default_value = "trustframe.toml")]
+        config: PathBuf,
+        /// An RFC 3339 time (2026-01-31T08:00:00Z) or an age (90s, 30m, 24h, 7d). Without it,
+        /// the last --limit records.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -95,13 +110,25 @@ enum PolicyCommand {
     },
 }
 
-fn init_tracing() {
+/// Logs to stdout at `TRUSTFRAME_LOG` (default `info`): text, or one JSON object per line
+/// (`[logging] format = "json"`) whose `span` holds the journey's `correlation_id`.
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRUSTFRAME_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_target(false)
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 fn load(config: &Path) -> Result<Config> {
@@ -120,8 +147,8 @@ async fn main() {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { config } => {
-            init_tracing();
             let config = load(&config)?;
+            init_tracing(config.logging.format);
             let public_url = config.server.public_url.clone();
             let server = Server::build(ServerOptions {
                 configs: vec![config],
@@ -136,7 +163,7 @@ async fn run(cli: Cli) -> Result<()> {
             server.run().await.map_err(|e| anyhow::anyhow!("{e}"))
         }
         Command::Demo { port, data_dir } => {
-            init_tracing();
+            init_tracing(LogFormat::Text);
             demo::run(port, &data_dir).await
         }
         Command::DevCert { out } => {
@@ -153,6 +180,14 @@ async fn run(cli: Cli) -> Result<()> {
                     follow,
                 },
         } => audit_tail(&config, last, follow).await,
+        Command::Audit {
+            command:
+                AuditCommand::List {
+                    config,
+                    since,
+                    limit,
+                },
+        } => audit_list(&config, since.as_deref(), limit).await,
         Command::Policy {
             command: PolicyCommand::Check { config },
         } => policy_check(&config),
@@ -311,6 +346,61 @@ async fn audit_tail(config: &Path, last: u32, follow: bool) -> Result<()> {
     }
 }
 
+/// `--since`: an RFC 3339 time, or an age before `now` (`90s`, `30m`, `24h`, `7d`).
+fn parse_since(text: &str, now: i64) -> Result<i64> {
+    let age = |digits: &str, unit: i64| -> Option<i64> {
+        digits
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .map(|s| now - s)
+    };
+    let relative = match text.char_indices().last() {
+        Some((at, 's')) => age(&text[..at], 1),
+        Some((at, 'm')) => age(&text[..at], 60),
+        Some((at, 'h')) => age(&text[..at], 3600),
+        Some((at, 'd')) => age(&text[..at], 86_400),
+        _ => None,
+    };
+    if let Some(at) = relative {
+        return Ok(at);
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--since: '{text}' is neither an RFC 3339 time (2026-01-31T08:00:00Z) nor an age (90s, 30m, 24h, 7d)"
+            )
+        })
+}
+
+async fn audit_list(config: &Path, since: Option<&str>, limit: u32) -> Result<()> {
+    let Some(since) = since else {
+        return audit_tail(config, limit, false).await;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let since = parse_since(since, now)?;
+    let config = load(config)?;
+    let store = trustframe_store::Store::connect(&config.storage.url)
+        .await
+        .context("storage")?;
+    let mut after = 0;
+    let mut left = limit;
+    while left > 0 {
+        let page = store.audit_since(since, after, left.min(500)).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (id, record) in &page {
+            println!("{}", serde_json::json!({ "id": id, "record": record }));
+        }
+        left = left.saturating_sub(u32::try_from(page.len()).unwrap_or(u32::MAX));
+    }
+    Ok(())
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -327,6 +417,24 @@ mod tests {
 
     /// `dev-cert`'s private key is readable by its owner only, also when it replaces an old
     /// key that was not; the certificate stays readable.
+    #[test]
+    fn since_is_a_time_or_an_age() {
+        let now = 1_800_000_000;
+        assert_eq!(parse_since("90s", now).ok(), Some(now - 90));
+        assert_eq!(parse_since("30m", now).ok(), Some(now - 1800));
+        assert_eq!(parse_since("24h", now).ok(), Some(now - 86_400));
+        assert_eq!(parse_since("7d", now).ok(), Some(now - 7 * 86_400));
+        assert_eq!(
+            parse_since("2027-01-15T08:00:00Z", now).ok(),
+            Some(1_800_000_000)
+        );
+        assert!(
+            parse_since("yesterday", now)
+                .err()
+                .is_some_and(|e| e.to_string().starts_with("--since: 'yesterday'"))
+        );
+    }
+
     #[test]
     fn dev_cert_writes_the_key_owner_only() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -109,7 +109,7 @@ impl Directory for Fakes {
     async fn write(&self, _: &str, _: ClaimValues) -> Result<(), EnvError> {
         Ok(())
     }
-    async fn set_password(&self, _: &str, _: &str) -> Result<(), EnvError> {
+    async fn set_password(&self, _: &str, _: &str, _: &ResolverContext) -> Result<(), EnvError> {
         Ok(())
     }
 }
@@ -240,6 +240,7 @@ fn context(policy: &Policy) -> ResolverContext {
         tenant_name: TENANT.into(),
         correlation_id: "3f9c1a52-8d0e-4b7a-a1c6-5e2f4d8b9c01".into(),
         ip_address: "127.0.0.1".into(),
+        user_agent: String::new(),
         oauth_params: [
             ("client_id", "9f3b0c61-0d3a-4c8e-8f5e-1a2b3c4d5e6f"),
             ("redirect_uri", "https://app.contoso.test/callback"),

@@ -83,10 +83,17 @@ pub trait Directory: Send + Sync {
     }
     /// Overwrites the given attributes; `null` removes one.
     async fn write(&self, object_id: &str, attributes: ClaimValues) -> Result<(), EnvError>;
-    async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError>;
+    /// A new password (a reset or a change); `context` names the journey, for the audit.
+    async fn set_password(
+        &self,
+        object_id: &str,
+        password: &str,
+        context: &ResolverContext,
+    ) -> Result<(), EnvError>;
     /// Deletes the user, its identities, sessions and refresh tokens (`DeleteClaimsPrincipal`);
     /// `false` when there was no such user.
-    async fn delete(&self, object_id: &str) -> Result<bool, EnvError> {
+    async fn delete(&self, object_id: &str, context: &ResolverContext) -> Result<bool, EnvError> {
+        let _ = context;
         Err(EnvError::new(format!(
             "this directory cannot delete users ({object_id})"
         )))
@@ -132,6 +139,9 @@ pub struct CodeMail {
     /// `contoso.onmicrosoft.com`.
     pub tenant: String,
     pub correlation_id: String,
+    /// The client that asked for the code (audit records).
+    pub ip_address: String,
+    pub user_agent: String,
 }
 
 impl std::fmt::Debug for CodeMail {
@@ -169,6 +179,42 @@ pub trait Mailer: Send + Sync {
     async fn forgive_code_check(&self, address: &str) -> Result<(), EnvError> {
         let _ = address;
         Ok(())
+    }
+
+    /// A code entered for `address` was refused (for the audit log). Default: nothing.
+    async fn code_refused(
+        &self,
+        address: &str,
+        reason: CodeRefusal,
+        context: &ResolverContext,
+    ) -> Result<(), EnvError> {
+        let _ = (address, reason, context);
+        Ok(())
+    }
+}
+
+/// Why an entered verification code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeRefusal {
+    Wrong,
+    Expired,
+    /// The journey's tries (`NumRetryAttempts`) are used up.
+    RetriesExhausted,
+    /// Too many wrong codes for the address across journeys: even a right one is refused.
+    TooManyWrong,
+    /// No code was sent to this address in the journey.
+    NoCode,
+}
+
+impl CodeRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wrong => "wrong_code",
+            Self::Expired => "expired",
+            Self::RetriesExhausted => "retries_exhausted",
+            Self::TooManyWrong => "too_many_wrong_codes",
+            Self::NoCode => "no_code",
+        }
     }
 }
 

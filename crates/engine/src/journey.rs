@@ -1463,7 +1463,10 @@ impl<'a> Engine<'a> {
                             .write(&user.object_id, attributes.clone())
                             .await?;
                         if let Some(p) = password.filter(|_| !delete) {
-                            self.env.directory.set_password(&user.object_id, &p).await?;
+                            self.env
+                                .directory
+                                .set_password(&user.object_id, &p, context)
+                                .await?;
                         }
                         for (k, v) in attributes {
                             if v.is_null() {
@@ -1528,7 +1531,7 @@ impl<'a> Engine<'a> {
             }
             names::DirectoryOperation::DeleteClaimsPrincipal => {
                 if let Some(user) = existing {
-                    self.env.directory.delete(&user.object_id).await?;
+                    self.env.directory.delete(&user.object_id, context).await?;
                 }
             }
         }

@@ -10,8 +10,8 @@ pub mod transform;
 pub mod validate;
 
 pub use env::{
-    Clock, CodeMail, CreateResult, Directory, DirectoryUser, Env, EnvError, Identity, Mailer,
-    PasswordCheck, RestClient, RestOutcome, RestRequest, SystemClock,
+    Clock, CodeMail, CodeRefusal, CreateResult, Directory, DirectoryUser, Env, EnvError, Identity,
+    Mailer, PasswordCheck, RestClient, RestOutcome, RestRequest, SystemClock,
 };
 pub use journey::{
     ControlStatus, ControlView, Engine, Failure, FederationRequest, Field, Frame, Input, Issued,

@@ -79,6 +79,8 @@ pub struct OidcService {
     /// Wrong client secrets per client id that lock its client authentication
     /// ([`OidcService::set_client_lockout`]).
     client_lockout: ThrottleRule,
+    /// The tenant's name in audit records (`contoso`); see [`OidcService::set_audit_tenant`].
+    audit_tenant: Option<Arc<str>>,
 }
 
 /// The default of [`OidcService::set_client_lockout`]: 10 wrong secrets within 60 s lock a
@@ -162,6 +164,7 @@ impl OidcService {
             }),
             policy_keys: Arc::from([]),
             client_lockout: DEFAULT_CLIENT_LOCKOUT,
+            audit_tenant: None,
         })
     }
 
@@ -176,6 +179,12 @@ impl OidcService {
     /// instead of the tenant's keys, and publishes it in the policy's JWKS
     /// ([`OidcService::jwks_for`]). Replaces an earlier key of the policy. Set keys at start,
     /// before the service is cloned: clones made earlier keep the keys they had.
+    /// The tenant's name in the audit records the service writes (a revoked refresh-token
+    /// family). Set it at start, like the policy keys.
+    pub fn set_audit_tenant(&mut self, name: &str) {
+        self.audit_tenant = Some(Arc::from(name));
+    }
+
     pub fn set_policy_key(&mut self, policy: &str, key: PolicyKey) {
         let mut keys: Vec<(String, PolicyKey)> = self
             .policy_keys
@@ -585,6 +594,14 @@ impl OidcService {
                     revoked,
                     "authorization code replayed; its refresh tokens are revoked"
                 );
+                self.audit_revocation(
+                    &grant.object_id,
+                    &grant.client_id,
+                    &grant.family_id,
+                    revoked,
+                    "authorization code replayed",
+                )
+                .await?;
                 return Err(invalid_grant(b2c::GRANT_REVOKED));
             }
             CodeRedemption::Expired => return Err(invalid_grant(b2c::GRANT_EXPIRED_SHORT)),
@@ -682,8 +699,7 @@ impl OidcService {
             RefreshUse::Valid(record) => record,
             RefreshUse::Reused(record) => {
                 // A rotated-out token came back: it was copied. Revoke the whole family.
-                self.revoke_family(&record.family_id, "refresh token reused")
-                    .await?;
+                self.revoke_family(&record, "refresh token reused").await?;
                 return Err(invalid_grant(b2c::GRANT_REVOKED));
             }
             RefreshUse::Revoked | RefreshUse::NotFound => {
@@ -693,20 +709,14 @@ impl OidcService {
         };
         let grant = Grant::from_json(&record.grant)?;
         if !record.client_id.eq_ignore_ascii_case(&client.app.client_id) {
-            self.revoke_family(
-                &record.family_id,
-                "refresh token presented by another client",
-            )
-            .await?;
+            self.revoke_family(&record, "refresh token presented by another client")
+                .await?;
             return Err(invalid_grant(b2c::client_mismatch(&client.app.client_id)));
         }
         if !grant.policy.eq_ignore_ascii_case(policy) {
             // The token is spent either way; keep the family consistent.
-            self.revoke_family(
-                &record.family_id,
-                "refresh token presented to another policy",
-            )
-            .await?;
+            self.revoke_family(&record, "refresh token presented to another policy")
+                .await?;
             return Err(invalid_grant(b2c::wrong_endpoint(policy, &grant.policy)));
         }
         let window_end = grant.auth_time + self.inner.tokens.sliding_window();
@@ -778,9 +788,46 @@ impl OidcService {
         }
     }
 
-    async fn revoke_family(&self, family_id: &str, reason: &'static str) -> Result<(), OidcError> {
+    async fn revoke_family(
+        &self,
+        record: &RefreshTokenRecord,
+        reason: &'static str,
+    ) -> Result<(), OidcError> {
+        let family_id = &record.family_id;
         let revoked = self.inner.store.revoke_family(family_id).await?;
         tracing::warn!(family_id, revoked, reason, "refresh token family revoked");
+        self.audit_revocation(
+            &record.object_id,
+            &record.client_id,
+            family_id,
+            revoked,
+            reason,
+        )
+        .await
+    }
+
+    /// A revoked token family is a security event (a copied refresh token or code): an audit
+    /// record with the user and the app, never a token.
+    async fn audit_revocation(
+        &self,
+        object_id: &str,
+        client_id: &str,
+        family_id: &str,
+        revoked: u64,
+        reason: &str,
+    ) -> Result<(), OidcError> {
+        let record = trustframe_store::AuditRecord {
+            at: self.now(),
+            kind: "token_family_revoked".into(),
+            tenant: self.audit_tenant.as_deref().map(str::to_owned),
+            subject: Some(object_id.to_owned()),
+            outcome: "revoked".into(),
+            detail: serde_json::json!({
+                "reason": reason, "clientId": client_id, "familyId": family_id, "revoked": revoked,
+            }),
+            ..trustframe_store::AuditRecord::default()
+        };
+        self.inner.store.append_audit(&record).await?;
         Ok(())
     }
 

@@ -21,6 +21,10 @@ pub struct ResolverContext {
     pub tenant_name: String,
     pub correlation_id: String,
     pub ip_address: String,
+    /// The browser's `User-Agent` (cut to 256 characters), for audit records; no resolver
+    /// reads it.
+    #[serde(default)]
+    pub user_agent: String,
     pub build_number: String,
     pub deployment_mode: String,
     pub kmsi: bool,
@@ -171,6 +175,7 @@ mod tests {
             tenant_name: "contoso.onmicrosoft.com".into(),
             correlation_id: "corr-1".into(),
             ip_address: "127.0.0.1".into(),
+            user_agent: String::new(),
             oauth_params: [
                 ("client_id".to_owned(), "app-1".to_owned()),
                 ("campaignId".to_owned(), "xmas".to_owned()),

@@ -32,6 +32,8 @@ fn mail(i: usize) -> CodeMail {
         lifetime_seconds: 600,
         tenant: "contoso.onmicrosoft.com".into(),
         correlation_id: format!("bench-{i}"),
+        ip_address: String::new(),
+        user_agent: String::new(),
     }
 }
 

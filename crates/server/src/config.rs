@@ -59,6 +59,10 @@ pub struct Config {
     pub verification: VerificationConfig,
     #[serde(default)]
     pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub logging: LoggingConfig,
     /// Outgoing mail: verification codes (`one-time-password-technical-profile.md`).
     #[serde(default)]
     pub email: crate::mail::EmailConfig,
@@ -410,6 +414,36 @@ impl Default for VerificationConfig {
             window_seconds: 600,
         }
     }
+}
+
+/// The audit log (`[audit]`): security events and REST calls, in the store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Records older than this many days are deleted by housekeeping; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+/// Log lines (`[logging]`); the level is `TRUSTFRAME_LOG` (tracing's env filter).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+}
+
+/// `text` (human-readable, the default) or `json` (one object per line, for log shippers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

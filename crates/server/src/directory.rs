@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use std::sync::Mutex;
 
+use crate::audit::{AuditLog, Event};
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use trustframe_engine::{
     CreateResult, Directory, DirectoryUser, EnvError, Identity, PasswordCheck,
 };
 use trustframe_policy::{ClaimTypeId, ClaimValues, ResolverContext};
-use trustframe_store::{AuditRecord, FailureCount, NewUser, Store, StoreError, ThrottleRule, User};
+use trustframe_store::{FailureCount, NewUser, Store, StoreError, ThrottleRule, User};
 
 use crate::config::{LockoutConfig, PasswordConfig};
 
@@ -157,6 +158,7 @@ pub struct StoreDirectory {
     pub lockout: Lockout,
     /// Common passwords refused for new passwords (`[passwords] blocklist`); `None`: off.
     pub blocklist: Option<std::sync::Arc<crate::password_blocklist::PasswordBlocklist>>,
+    pub audit: AuditLog,
 }
 
 /// Smart lockout's rules (`[lockout]`): per account and per client IP; `None` never locks.
@@ -202,52 +204,25 @@ impl Failure {
 }
 
 impl StoreDirectory {
-    async fn audit(
-        &self,
-        kind: &str,
-        context: &ResolverContext,
-        outcome: &str,
-        detail: Value,
-    ) -> Result<(), EnvError> {
-        let record = AuditRecord {
-            at: (self.now)(),
-            kind: kind.to_owned(),
-            correlation_id: Some(context.correlation_id.clone()),
-            policy: Some(context.policy_id.clone()),
-            step: None,
-            technical_profile: None,
-            url: None,
-            status: None,
-            duration_ms: None,
-            attempts: None,
-            outcome: outcome.to_owned(),
-            detail,
-        };
-        self.store
-            .append_audit(&record)
-            .await
-            .map(drop)
-            .map_err(env_error)
-    }
-
-    /// A failed sign-in: a log line (the object id, never the name typed or the password) and
-    /// an audit record.
+    /// A failed sign-in: an audit record and its log line (the object id, never the name
+    /// typed or the password: a name typed for no account may be a password typed in the
+    /// wrong field).
     async fn sign_in_failed(
         &self,
         object_id: Option<&str>,
         context: &ResolverContext,
         failure: Failure,
     ) -> Result<(), EnvError> {
-        tracing::info!(
-            object_id,
-            ip = %context.ip_address,
-            correlation_id = %context.correlation_id,
-            reason = failure.as_str(),
-            "sign-in failed"
-        );
-        let detail = serde_json::json!({"objectId": object_id, "ip": context.ip_address});
-        self.audit("sign_in_failed", context, failure.as_str(), detail)
+        let event = Event {
+            kind: "sign_in_failed",
+            outcome: failure.as_str(),
+            subject: object_id,
+            detail: Value::Null,
+        };
+        self.audit
+            .record(event, Some(context))
             .await
+            .map_err(env_error)
     }
 
     /// Locks `subject` if its failures reached `rule`'s threshold; a lockout is logged and
@@ -267,20 +242,19 @@ impl StoreDirectory {
             .await
             .map_err(env_error)?;
         if let Some(FailureCount::Locked { until, lockouts }) = locked {
-            tracing::warn!(
-                scope,
-                object_id,
-                ip = %context.ip_address,
-                seconds = until - now,
-                lockouts,
-                "sign-in locked after too many failed passwords"
-            );
             let detail = serde_json::json!({
-                "scope": scope, "objectId": object_id, "ip": context.ip_address,
-                "lockedUntil": until, "lockouts": lockouts,
+                "scope": scope, "lockedUntil": until, "seconds": until - now, "lockouts": lockouts,
             });
-            self.audit("account_locked", context, "locked", detail)
-                .await?;
+            let event = Event {
+                kind: "account_locked",
+                outcome: "locked",
+                subject: object_id,
+                detail,
+            };
+            self.audit
+                .record(event, Some(context))
+                .await
+                .map_err(env_error)?;
         }
         Ok(())
     }
@@ -485,6 +459,16 @@ impl Directory for StoreDirectory {
                         .await
                         .map_err(env_error)?;
                 }
+                let event = Event {
+                    kind: "sign_in",
+                    outcome: "success",
+                    subject: Some(&user.object_id),
+                    detail: Value::Null,
+                };
+                self.audit
+                    .record(event, Some(context))
+                    .await
+                    .map_err(env_error)?;
                 return Ok(PasswordCheck::Valid(to_directory_user(user)));
             }
             (Some(_), false) => Failure::WrongPassword,
@@ -557,18 +541,30 @@ impl Directory for StoreDirectory {
 
     /// A new password (a reset) ends every SSO session and refresh token of the account
     /// (`add-password-reset-policy.md`): whoever knew the old one is signed out everywhere.
-    async fn delete(&self, object_id: &str) -> Result<bool, EnvError> {
+    async fn delete(&self, object_id: &str, context: &ResolverContext) -> Result<bool, EnvError> {
         let deleted = self.store.delete_user(object_id).await.map_err(env_error)?;
         if deleted {
-            tracing::info!(
-                object_id,
-                "user deleted with its identities, sessions and refresh tokens"
-            );
+            // With its identities, sessions and refresh tokens.
+            let event = Event {
+                kind: "account_deleted",
+                outcome: "deleted",
+                subject: Some(object_id),
+                detail: Value::Null,
+            };
+            self.audit
+                .record(event, Some(context))
+                .await
+                .map_err(env_error)?;
         }
         Ok(deleted)
     }
 
-    async fn set_password(&self, object_id: &str, password: &str) -> Result<(), EnvError> {
+    async fn set_password(
+        &self,
+        object_id: &str,
+        password: &str,
+        context: &ResolverContext,
+    ) -> Result<(), EnvError> {
         let hash = self.hasher.hash(password.to_owned()).await?;
         self.store
             .set_password_hash(object_id, &hash)
@@ -593,12 +589,15 @@ impl Directory for StoreDirectory {
             .revoke_user_refresh_tokens(object_id)
             .await
             .map_err(|e| EnvError::new(format!("directory: {e}")))?;
-        tracing::info!(
-            object_id,
-            sessions,
-            refresh_tokens = tokens,
-            "password changed: sessions and refresh tokens ended"
-        );
-        Ok(())
+        let event = Event {
+            kind: "password_reset",
+            outcome: "changed",
+            subject: Some(object_id),
+            detail: serde_json::json!({"sessionsEnded": sessions, "refreshTokensRevoked": tokens}),
+        };
+        self.audit
+            .record(event, Some(context))
+            .await
+            .map_err(env_error)
     }
 }

@@ -6,6 +6,7 @@
 // Handlers return `Result<_, Response>`: the error is the page or JSON to send, as axum does.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod client_ip;
 pub mod config;
 pub mod connections;
@@ -189,8 +190,27 @@ async fn housekeeping(state: Arc<AppState>) {
             if let Err(e) = tenant.oidc.prune_keys().await {
                 tracing::warn!(tenant = %tenant.name, error = %e, "could not prune retired keys");
             }
-            if let Err(e) = tenant.store.purge_expired(tenant::now()).await {
-                tracing::warn!(tenant = %tenant.name, error = %e, "could not purge expired rows");
+            purge(tenant).await;
+        }
+    }
+}
+
+/// Deletes what expired and the audit records past their retention (`[audit]
+/// retention_days`); housekeeping runs it every minute on every node.
+pub async fn purge(tenant: &Tenant) {
+    let now = tenant::now();
+    if let Err(e) = tenant.store.purge_expired(now).await {
+        tracing::warn!(tenant = %tenant.name, error = %e, "could not purge expired rows");
+    }
+    if tenant.audit_retention_days > 0 {
+        let before = now - i64::from(tenant.audit_retention_days) * 86_400;
+        match tenant.store.purge_audit_before(before).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(tenant = %tenant.name, records = n, "audit records past retention deleted")
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.name, error = %e, "could not purge old audit records")
             }
         }
     }

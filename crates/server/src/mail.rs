@@ -19,9 +19,11 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{AutoEscape, Environment};
 use serde::{Deserialize, Serialize};
-use trustframe_engine::{CodeMail, EnvError, Mailer};
+use trustframe_engine::{CodeMail, CodeRefusal, EnvError, Mailer};
+use trustframe_policy::ResolverContext;
 use trustframe_store::Store;
 
+use crate::audit::{Event, address_hash};
 use crate::config::VerificationConfig;
 
 /// `[email] transport`.
@@ -389,6 +391,8 @@ pub struct MailService {
     /// `[verification]`: limits shared by every journey and node; `None` in tools and tests
     /// that mail without a store.
     limits: Option<CodeLimits>,
+    /// Codes sent and refused are audited; `None` without a store.
+    audit: Option<crate::audit::AuditLog>,
     from: Mailbox,
     /// The name in subjects and signatures (`Contoso`).
     brand: String,
@@ -448,6 +452,7 @@ impl MailService {
         Ok(Self {
             transport,
             limits: None,
+            audit: None,
             from,
             brand: brand.into_iter().collect(),
             templates,
@@ -466,6 +471,12 @@ impl MailService {
             config: config.clone(),
             now,
         });
+        self
+    }
+
+    /// Audits codes sent and refused.
+    pub fn with_audit(mut self, audit: crate::audit::AuditLog) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -618,6 +629,24 @@ impl Mailer for MailService {
         }
     }
 
+    async fn code_refused(
+        &self,
+        address: &str,
+        reason: CodeRefusal,
+        context: &ResolverContext,
+    ) -> Result<(), EnvError> {
+        if let Some(audit) = &self.audit {
+            let event = Event {
+                kind: "code_failed",
+                outcome: reason.as_str(),
+                subject: None,
+                detail: serde_json::json!({"addressHash": address_hash(address)}),
+            };
+            audit.record_or_log(event, Some(context)).await;
+        }
+        Ok(())
+    }
+
     async fn send_code(&self, mail: CodeMail) -> Result<(), EnvError> {
         let rendered = self
             .render(&mail)
@@ -653,6 +682,22 @@ impl Mailer for MailService {
                 });
             }
         }
+        if let Some(audit) = &self.audit {
+            // The journey's context as the mail carries it: enough for the record.
+            let context = ResolverContext {
+                correlation_id: mail.correlation_id.clone(),
+                ip_address: mail.ip_address.clone(),
+                user_agent: mail.user_agent.clone(),
+                ..ResolverContext::default()
+            };
+            let event = Event {
+                kind: "code_sent",
+                outcome: "sent",
+                subject: None,
+                detail: serde_json::json!({"addressHash": address_hash(&mail.to)}),
+            };
+            audit.record_or_log(event, Some(&context)).await;
+        }
         Ok(())
     }
 }
@@ -669,6 +714,8 @@ mod tests {
             lifetime_seconds: 600,
             tenant: "contoso.onmicrosoft.com".into(),
             correlation_id: "c".into(),
+            ip_address: String::new(),
+            user_agent: String::new(),
         }
     }
 

@@ -30,6 +30,7 @@ pub fn resolver_context(
         tenant_name: tenant.domain.clone(),
         correlation_id,
         ip_address,
+        user_agent: String::new(),
         build_number: env!("CARGO_PKG_VERSION").to_owned(),
         deployment_mode: if tenant.development {
             "Development".into()

@@ -69,6 +69,7 @@ impl AuditSink for StoreAudit {
             attempts: Some(record.attempts),
             outcome: record.outcome,
             detail: record.detail,
+            ..AuditRecord::default()
         };
         if let Err(e) = self.store.append_audit(&entry).await {
             tracing::error!(error = %e, "could not write an audit record");

@@ -68,6 +68,8 @@ pub struct Tenant {
     pub sessions: SessionConfig,
     /// Page layouts and branding.
     pub ui: crate::ui::Ui,
+    /// Days audit records are kept (`[audit] retention_days`); 0: forever.
+    pub audit_retention_days: u32,
     pub development: bool,
     /// (redirect URI, client id) of public apps (no secret: PKCE), such as the token viewer's.
     pub app_ids_with_redirect: Vec<(String, String)>,
@@ -152,6 +154,7 @@ impl Tenant {
         )
         .await?;
         oidc.set_client_lockout(config.lockout.client_rule());
+        oidc.set_audit_tenant(&config.tenant.name);
         for (policy, key) in token_signing_keys(&policies, &policy_keys, now())? {
             tracing::info!(
                 tenant = %config.tenant.name,
@@ -231,10 +234,12 @@ impl Tenant {
                 )
                 .collect(),
         );
+        let audit = crate::audit::AuditLog::new(store.clone(), config.tenant.name.clone(), now);
         let mailer =
             crate::mail::MailService::new(&config.email, &extra_root_pems, &config.tenant.name)
                 .map_err(StartError::Other)?
-                .with_limits(store.clone(), &config.verification, now);
+                .with_limits(store.clone(), &config.verification, now)
+                .with_audit(audit.clone());
         let settings = ConnectorSettings {
             extra_root_pems,
             development: config.server.development,
@@ -267,6 +272,7 @@ impl Tenant {
                         &config.tenant.name,
                     ]))
                 }),
+                audit,
             },
             store,
             oidc,
@@ -278,6 +284,7 @@ impl Tenant {
             sessions: config.sessions.clone(),
             ui,
             oauth_kv,
+            audit_retention_days: config.audit.retention_days,
             development: config.server.development,
             app_ids_with_redirect: config
                 .applications

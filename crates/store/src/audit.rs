@@ -5,11 +5,21 @@ use serde::{Deserialize, Serialize};
 use crate::error::{decode_json, encode_json};
 use crate::{Store, StoreError, Timestamp};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One event. Never holds a password, a verification code or a token; `subject` is a user's
+/// object id, never a name typed for an account that does not exist.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {
     pub at: Timestamp,
     pub kind: String,
     pub correlation_id: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
     pub policy: Option<String>,
     pub step: Option<String>,
     pub technical_profile: Option<String>,
@@ -22,26 +32,63 @@ pub struct AuditRecord {
 }
 
 const COLUMNS: &str = "at, kind, correlation_id, policy, step, technical_profile, url, status, \
-                       duration_ms, attempts, outcome, detail";
+                       duration_ms, attempts, outcome, detail, tenant, subject, ip, user_agent";
 
 /// Any fixed number: the PostgreSQL advisory lock that orders audit inserts.
 const AUDIT_LOCK: i64 = 0x0074_6661_7564_6974; // "tfaudit"
 
-type AuditRow = (
-    i64,
-    Timestamp,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    String,
-    String,
-);
+/// A row of `SELECT id, {COLUMNS}`: more columns than sqlx decodes into a tuple, so decoded by
+/// position, once per dialect.
+struct AuditRow {
+    id: i64,
+    at: Timestamp,
+    kind: String,
+    correlation_id: Option<String>,
+    policy: Option<String>,
+    step: Option<String>,
+    technical_profile: Option<String>,
+    url: Option<String>,
+    status: Option<i64>,
+    duration_ms: Option<i64>,
+    attempts: Option<i64>,
+    outcome: String,
+    detail: String,
+    tenant: Option<String>,
+    subject: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+macro_rules! audit_row_from {
+    ($row:ty) => {
+        impl<'r> sqlx::FromRow<'r, $row> for AuditRow {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(Self {
+                    id: row.try_get(0)?,
+                    at: row.try_get(1)?,
+                    kind: row.try_get(2)?,
+                    correlation_id: row.try_get(3)?,
+                    policy: row.try_get(4)?,
+                    step: row.try_get(5)?,
+                    technical_profile: row.try_get(6)?,
+                    url: row.try_get(7)?,
+                    status: row.try_get(8)?,
+                    duration_ms: row.try_get(9)?,
+                    attempts: row.try_get(10)?,
+                    outcome: row.try_get(11)?,
+                    detail: row.try_get(12)?,
+                    tenant: row.try_get(13)?,
+                    subject: row.try_get(14)?,
+                    ip: row.try_get(15)?,
+                    user_agent: row.try_get(16)?,
+                })
+            }
+        }
+    };
+}
+audit_row_from!(sqlx::sqlite::SqliteRow);
+audit_row_from!(sqlx::postgres::PgRow);
 
 fn narrow<T: TryFrom<i64>>(value: Option<i64>, column: &str) -> Result<Option<T>, StoreError> {
     value
@@ -53,36 +100,25 @@ fn narrow<T: TryFrom<i64>>(value: Option<i64>, column: &str) -> Result<Option<T>
 }
 
 fn from_row(row: AuditRow) -> Result<(i64, AuditRecord), StoreError> {
-    let (
-        id,
-        at,
-        kind,
-        correlation_id,
-        policy,
-        step,
-        technical_profile,
-        url,
-        status,
-        duration_ms,
-        attempts,
-        outcome,
-        detail,
-    ) = row;
     Ok((
-        id,
+        row.id,
         AuditRecord {
-            at,
-            kind,
-            correlation_id,
-            policy,
-            step,
-            technical_profile,
-            url,
-            status: narrow(status, "status")?,
-            duration_ms: narrow(duration_ms, "duration_ms")?,
-            attempts: narrow(attempts, "attempts")?,
-            outcome,
-            detail: decode_json(&detail, "audit_log.detail")?,
+            at: row.at,
+            kind: row.kind,
+            correlation_id: row.correlation_id,
+            tenant: row.tenant,
+            subject: row.subject,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            policy: row.policy,
+            step: row.step,
+            technical_profile: row.technical_profile,
+            url: row.url,
+            status: narrow(row.status, "status")?,
+            duration_ms: narrow(row.duration_ms, "duration_ms")?,
+            attempts: narrow(row.attempts, "attempts")?,
+            outcome: row.outcome,
+            detail: decode_json(&row.detail, "audit_log.detail")?,
         },
     ))
 }
@@ -98,7 +134,8 @@ impl Store {
             .map(|d| i64::try_from(d).unwrap_or(i64::MAX));
         let insert = format!(
             "INSERT INTO audit_log ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             RETURNING id"
         );
         macro_rules! insert {
             ($executor:expr) => {
@@ -115,6 +152,10 @@ impl Store {
                     .bind(record.attempts.map(i64::from))
                     .bind(&record.outcome)
                     .bind(&detail)
+                    .bind(&record.tenant)
+                    .bind(&record.subject)
+                    .bind(&record.ip)
+                    .bind(&record.user_agent)
                     .fetch_one($executor)
                     .await?
             };
@@ -156,6 +197,39 @@ impl Store {
         });
         rows.into_iter().map(from_row).collect()
     }
+
+    /// Up to `limit` records written at or after `since` with id greater than `after_id`,
+    /// ascending: `trustframe audit list --since`.
+    pub async fn audit_since(
+        &self,
+        since: Timestamp,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, AuditRecord)>, StoreError> {
+        let sql = format!(
+            "SELECT id, {COLUMNS} FROM audit_log WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<AuditRow> = on_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(since)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// Deletes the records written before `before` (retention); returns how many went.
+    pub async fn purge_audit_before(&self, before: Timestamp) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query(
+            "DELETE FROM audit_log WHERE at < $1"
+        )
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +254,7 @@ pub(crate) mod tests {
             attempts: Some(u32::MAX),
             outcome: "blocked".into(),
             detail: json!({"userMessage": "Not allowed", "version": "1.0.0"}),
+            ..AuditRecord::default()
         }
     }
 
@@ -187,16 +262,12 @@ pub(crate) mod tests {
         AuditRecord {
             at,
             kind: "sign_in".into(),
-            correlation_id: None,
-            policy: None,
-            step: None,
-            technical_profile: None,
-            url: None,
-            status: None,
-            duration_ms: None,
-            attempts: None,
+            tenant: Some("contoso".into()),
+            subject: Some("3f1c0d5e-0000-4000-8000-000000000001".into()),
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("Mozilla/5.0".into()),
             outcome: "success".into(),
-            detail: serde_json::Value::Null,
+            ..AuditRecord::default()
         }
     }
 
@@ -273,8 +344,29 @@ pub(crate) mod tests {
         );
     }
 
+    /// `--since` and retention: by the time a record was written.
+    async fn audit_since_and_retention(db: TestDb) {
+        let store = &db.store;
+        for at in [100, 200, 300, 400] {
+            store.append_audit(&sign_in(at)).await.unwrap();
+        }
+        let since: Vec<_> = store.audit_since(250, 0, 10).await.unwrap();
+        assert_eq!(
+            since.iter().map(|(_, r)| r.at).collect::<Vec<_>>(),
+            [300, 400]
+        );
+        let first = store.audit_since(0, 0, 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].1, sign_in(100), "every field round-trips");
+        let next = store.audit_since(0, first[0].0, 10).await.unwrap();
+        assert_eq!(next.len(), 3);
+        assert_eq!(store.purge_audit_before(300).await.unwrap(), 2);
+        assert_eq!(store.audit_after(0, 10).await.unwrap().len(), 2);
+    }
+
     on_each_backend!(
         audit_ordering_and_paging,
-        audit_concurrent_appends_page_completely
+        audit_concurrent_appends_page_completely,
+        audit_since_and_retention
     );
 }

@@ -185,6 +185,11 @@ const SQLITE_MIGRATIONS: &[MigrationFile] = &[
         "sign_in_throttle",
         include_str!("../migrations/sqlite/0003_sign_in_throttle.sql"),
     ),
+    (
+        5,
+        "audit_subjects",
+        include_str!("../migrations/sqlite/0005_audit_subjects.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
     (
@@ -201,6 +206,11 @@ const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
         3,
         "sign_in_throttle",
         include_str!("../migrations/postgres/0003_sign_in_throttle.sql"),
+    ),
+    (
+        5,
+        "audit_subjects",
+        include_str!("../migrations/postgres/0005_audit_subjects.sql"),
     ),
 ];
 

@@ -15,7 +15,7 @@ use trustframe_policy::{
 };
 
 use super::{Engine, Failure, Field, Outcome, PageKind, ProfileResult, page_claims, skip, text};
-use crate::env::CodeMail;
+use crate::env::{CodeMail, CodeRefusal};
 use crate::otp::{OtpSettings, OtpState, Verification};
 use crate::{EngineError, validate};
 
@@ -548,11 +548,28 @@ impl Engine<'_> {
                 correlation_id = %state.context.correlation_id,
                 "verification code refused: too many wrong codes for this address"
             );
+            self.env
+                .mailer
+                .code_refused(&identifier, CodeRefusal::TooManyWrong, &state.context)
+                .await?;
             return Ok(message(otp::MESSAGE_MAX_RETRY, messages::TOO_MANY_WRONG));
         }
         let verification = state.verification.codes.verify(&identifier, &code, now);
         if compared && verification == Verification::Verified {
             self.env.mailer.forgive_code_check(&identifier).await?;
+        }
+        let refusal = match verification {
+            Verification::Verified => None,
+            Verification::Wrong(_) => Some(CodeRefusal::Wrong),
+            Verification::Expired => Some(CodeRefusal::Expired),
+            Verification::RetriesExhausted => Some(CodeRefusal::RetriesExhausted),
+            Verification::NoCode => Some(CodeRefusal::NoCode),
+        };
+        if let Some(refusal) = refusal {
+            self.env
+                .mailer
+                .code_refused(&identifier, refusal, &state.context)
+                .await?;
         }
         Ok(match verification {
             Verification::Verified => ProfileResult::Done,
@@ -600,6 +617,8 @@ impl Engine<'_> {
             lifetime_seconds,
             tenant: state.context.tenant_name.clone(),
             correlation_id: state.context.correlation_id.clone(),
+            ip_address: state.context.ip_address.clone(),
+            user_agent: state.context.user_agent.clone(),
         };
         match self.env.mailer.send_code(mail).await {
             Ok(()) => Ok(ProfileResult::Done),
@@ -722,7 +741,12 @@ mod tests {
         async fn write(&self, _: &str, _: ClaimValues) -> Result<(), EnvError> {
             Ok(())
         }
-        async fn set_password(&self, _: &str, _: &str) -> Result<(), EnvError> {
+        async fn set_password(
+            &self,
+            _: &str,
+            _: &str,
+            _: &ResolverContext,
+        ) -> Result<(), EnvError> {
             Ok(())
         }
     }
@@ -785,6 +809,7 @@ mod tests {
         );
         let context = ResolverContext {
             ip_address: "198.51.100.7".into(),
+            user_agent: String::new(),
             ..ResolverContext::default()
         };
         let mut state = JourneyState::new(policy.id.clone(), context);

@@ -40,7 +40,7 @@ impl Directory for Nothing {
     async fn write(&self, _: &str, _: ClaimValues) -> Result<(), EnvError> {
         Ok(())
     }
-    async fn set_password(&self, _: &str, _: &str) -> Result<(), EnvError> {
+    async fn set_password(&self, _: &str, _: &str, _: &ResolverContext) -> Result<(), EnvError> {
         Ok(())
     }
 }

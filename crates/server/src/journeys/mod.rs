@@ -176,6 +176,8 @@ pub struct Browser {
     /// The first `Accept-Language` tag.
     pub accept_language: Option<String>,
     pub client_ip: String,
+    /// `User-Agent`, for audit records.
+    pub user_agent: String,
 }
 
 /// What [`start`] did: the first step, and the cookie binding the journey to this browser
@@ -314,6 +316,8 @@ pub async fn start(
         correlation_id.clone(),
         params.into_iter().collect::<BTreeMap<_, _>>(),
     );
+    let mut context = context;
+    context.user_agent = crate::audit::user_agent(&browser.user_agent);
     let mut journey_state = JourneyState::new(policy.id.clone(), context);
     if let Some(s) = &session {
         journey_state = match s.data.get("claims").and_then(|c| c.as_object()) {
@@ -436,9 +440,11 @@ impl Journey {
         self.stored.state.policy.as_str()
     }
 
-    /// The client's address for this request (`{Context:IPAddress}`, throttling).
-    pub fn seen_from(&mut self, client_ip: String) {
+    /// The client's address for this request (`{Context:IPAddress}`, throttling) and its user
+    /// agent (audit records).
+    pub fn seen_from(&mut self, client_ip: String, user_agent: &str) {
         self.stored.state.context.ip_address = client_ip;
+        self.stored.state.context.user_agent = crate::audit::user_agent(user_agent);
     }
 
     /// Checks a form's CSRF token against the journey's.
@@ -503,6 +509,25 @@ impl Journey {
 
 /// Runs the engine one step and decides what follows.
 pub async fn advance(
+    state: &AppState,
+    journey: Journey,
+    input: Input,
+) -> Result<Next, JourneyProblem> {
+    use tracing::Instrument as _;
+    // Every line logged while the journey runs (password checks on the hashing threads, REST
+    // calls, mail) carries its correlation id, as B2C's `correlationId` names a journey.
+    let span = tracing::info_span!(
+        "journey",
+        correlation_id = %journey.stored.state.context.correlation_id,
+        tenant = %journey.tenant.name,
+        policy = %journey.stored.state.policy,
+    );
+    advance_in_span(state, journey, input)
+        .instrument(span)
+        .await
+}
+
+async fn advance_in_span(
     state: &AppState,
     journey: Journey,
     input: Input,

@@ -75,6 +75,7 @@ fn browser() -> Browser {
         sso_session: None,
         accept_language: Some("fr-FR".into()),
         client_ip: "192.0.2.1".into(),
+        user_agent: String::new(),
     }
 }
 

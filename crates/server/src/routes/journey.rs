@@ -30,6 +30,14 @@ fn accept_language(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The `User-Agent` header, empty when absent or not text.
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 async fn authorize(
     state: Arc<AppState>,
     tenant_segment: String,
@@ -46,6 +54,7 @@ async fn authorize(
         sso_session: cookies::get(&headers, &tenant.sso_cookie()),
         accept_language: accept_language(&headers),
         client_ip: state.trusted_proxies.client_ip(&headers, peer),
+        user_agent: user_agent(&headers).to_owned(),
     };
     let started = journeys::start(&state, &tenant, policy.as_deref(), params, browser).await;
     let response = respond(&state, &tenant, started.next).await;
@@ -253,7 +262,10 @@ pub async fn submit(
         return problem(&state, &p);
     }
     // The address that submits the form (a password, a code) is the one throttled.
-    journey.seen_from(state.trusted_proxies.client_ip(&headers, peer));
+    journey.seen_from(
+        state.trusted_proxies.client_ip(&headers, peer),
+        user_agent(&headers),
+    );
     step(&state, journey, form.input).await
 }
 

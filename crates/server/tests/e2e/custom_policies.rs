@@ -965,6 +965,19 @@ async fn delete_my_account_removes_the_user_its_sessions_and_refresh_tokens() {
     // No session names the deleted user: the same browser is asked to sign in.
     let page = browser.get(&start).await.page();
     assert!(page.has_input("signInName"), "{}", page.body);
+    // The deletion is audited, naming the user by object id.
+    let oid = claims(tokens["id_token"].as_str().unwrap_or_default())["sub"].clone();
+    let audit = app.state.tenants[0]
+        .store
+        .audit_after(0, 1000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        audit
+            .iter()
+            .any(|(_, r)| r.kind == "account_deleted" && oid.as_str() == r.subject.as_deref()),
+        "no account_deleted record for {oid}"
+    );
 
     // The account is gone: no sign-in, no refresh, and the address can sign up again.
     let page = sign_in(&Browser::new(&app), &start, &email, PASSWORD)

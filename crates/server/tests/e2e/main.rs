@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server on 127.0.0.1:0, driven as a browser would.
 
 mod api_connectors;
+mod audit;
 mod authorize_limits;
 mod client_lockout;
 mod code_limits;
