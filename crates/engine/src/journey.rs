@@ -1246,7 +1246,10 @@ impl<'a> Engine<'a> {
                 );
                 let password = self.input_value(profile, claims, context, &["password"]);
                 let (Some(name), Some(password)) = (name, password) else {
-                    return Ok(Some(ProfileResult::Error(messages::NO_SUCH_USER.into())));
+                    let m = profile.metadata.get(names::MESSAGE_IF_DOES_NOT_EXIST);
+                    return Ok(Some(ProfileResult::Error(
+                        m.unwrap_or(messages::NO_SUCH_USER).to_owned(),
+                    )));
                 };
                 match self
                     .env
