@@ -253,10 +253,33 @@ pub(super) async fn redeem(
     match tenant.federation.complete(profile, &pending, code).await {
         Ok(claims) => {
             tracing::info!(tenant = %tenant.name, provider, correlation_id = %stored.state.context.correlation_id, "identity provider signed the user in");
+            // The object id is known once the journey finds or makes the account.
+            let event = crate::audit::Event {
+                kind: "sign_in",
+                outcome: "success",
+                subject: None,
+                detail: serde_json::json!({ "identityProvider": provider }),
+            };
+            tenant
+                .directory
+                .audit
+                .record_or_log(event, Some(&stored.state.context))
+                .await;
             Ok(Redeemed::Claims(Box::new(stored), claims))
         }
         Err(e) => {
             tracing::warn!(tenant = %tenant.name, provider, error = %e, "federation failed");
+            let event = crate::audit::Event {
+                kind: "sign_in_failed",
+                outcome: "federation_failed",
+                subject: None,
+                detail: serde_json::json!({ "identityProvider": provider }),
+            };
+            tenant
+                .directory
+                .audit
+                .record_or_log(event, Some(&stored.state.context))
+                .await;
             let shown = e.for_user(&provider);
             let failure = FederationFailure::Failed { provider };
             fail(

@@ -344,6 +344,18 @@ async fn federated_first_sign_in_then_second_sign_in_and_domain_hint() {
         &[("prompt", "login"), ("domain_hint", "contoso.com")],
     );
     assert!(browser.get(&unknown).await.page().has_input("signInName"));
+    // Each federated sign-in is audited with its provider.
+    let audit = consumer.state.tenants[0]
+        .store
+        .audit_after(0, 1000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        audit.iter().any(|(_, r)| r.kind == "sign_in"
+            && r.outcome == "success"
+            && r.detail["identityProvider"].is_string()),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test]
@@ -693,6 +705,17 @@ async fn token_signed_by_an_unknown_key_is_refused() {
     assert_eq!(callback.get("error"), Some("server_error"));
     assert_eq!(callback.get("state"), Some("s-fake"));
     no_federated_user(&app, &fake.base).await;
+    let audit = app.state.tenants[0]
+        .store
+        .audit_after(0, 1000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        audit
+            .iter()
+            .any(|(_, r)| r.kind == "sign_in_failed" && r.outcome == "federation_failed"),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test]
