@@ -224,10 +224,26 @@ async fn logout_for(
     let cookie = t.sso_cookie();
     let session = cookies::get(headers, &cookie).filter(|s| !s.is_empty());
     // Without a valid id_token_hint the user confirms first (RP-Initiated Logout 1.0 §2), so
-    // a link or image on another site cannot end the session. With no session there is
-    // nothing to end and nothing to ask.
+    // a link or image on another site cannot end the session; so does a hint of another user
+    // than the session's ("does not belong to the current OP session"). With no session there
+    // is nothing to end and nothing to ask.
+    let mut confirm = outcome.confirm;
+    if let (Some(id), Some(hinted)) = (&session, &outcome.hinted_subject) {
+        let key = crate::journeys::session_key(id);
+        match t.store.session(&key, crate::tenant::now()).await {
+            Ok(Some(current)) => confirm |= !current.object_id.eq_ignore_ascii_case(hinted),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not read an SSO session");
+                return state.pages.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The sign-out could not be completed. Please try again.",
+                );
+            }
+        }
+    }
     if let Some(session) = &session
-        && outcome.confirm
+        && confirm
     {
         let expected = logout_csrf(session);
         let Some(confirmation) = confirmation else {

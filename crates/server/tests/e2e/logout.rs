@@ -107,6 +107,32 @@ async fn logout_without_a_valid_hint_asks_before_ending_the_session() {
     );
 }
 
+/// A valid hint of another user than the browser's session does not end it unasked.
+#[tokio::test]
+async fn logout_with_another_users_hint_asks() {
+    let app = spawn_app("").await;
+    let start = authorize_url(&app, "B2C_1_susi", WEB_CLIENT, &[]);
+    let (browser, _) = signed_in(&app, &start).await;
+    let (_, someone_elses) = signed_in(&app, &start).await;
+    let url = format!(
+        "{}/contoso/B2C_1_susi/oauth2/v2.0/logout?id_token_hint={someone_elses}&post_logout_redirect_uri={REDIRECT}",
+        app.base
+    );
+    let page = browser.get(&url).await.page();
+    assert!(
+        page.body.contains("<h1>Sign out of contoso?</h1>"),
+        "{}",
+        page.body
+    );
+    still_signed_in(&browser, &start, "another user's hint").await;
+    let back = browser
+        .submit(&page, &[("action", "sign_out")])
+        .await
+        .callback();
+    assert!(back.get("state").is_none());
+    assert!(browser.get(&start).await.page().has_input("password"));
+}
+
 /// With a valid `id_token_hint` (expired or not, of this tenant), the session ends at once and
 /// the browser goes back to the app, as in B2C.
 #[tokio::test]
