@@ -181,7 +181,8 @@ pub trait Mailer: Send + Sync {
         Ok(())
     }
 
-    /// A code entered for `address` was refused (for the audit log). Default: nothing.
+    /// A code entered for `address` was refused, or one was not sent because of a shared limit
+    /// (for the audit log). Default: nothing.
     async fn code_refused(
         &self,
         address: &str,
@@ -193,9 +194,12 @@ pub trait Mailer: Send + Sync {
     }
 }
 
-/// Why an entered verification code was refused.
+/// Why an entered verification code was refused, or none was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeRefusal {
+    /// Not sent: too many codes for the address or the client IP across journeys
+    /// ([`Mailer::count_code_sent`]).
+    TooManySent,
     Wrong,
     Expired,
     /// The journey's tries (`NumRetryAttempts`) are used up.
@@ -209,6 +213,7 @@ pub enum CodeRefusal {
 impl CodeRefusal {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::TooManySent => "too_many_codes",
             Self::Wrong => "wrong_code",
             Self::Expired => "expired",
             Self::RetriesExhausted => "retries_exhausted",

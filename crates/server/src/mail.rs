@@ -636,8 +636,13 @@ impl Mailer for MailService {
         context: &ResolverContext,
     ) -> Result<(), EnvError> {
         if let Some(audit) = &self.audit {
+            // A code not sent is a refused sending; the others are codes entered.
+            let kind = match reason {
+                CodeRefusal::TooManySent => "code_sent",
+                _ => "code_failed",
+            };
             let event = Event {
-                kind: "code_failed",
+                kind,
                 outcome: reason.as_str(),
                 subject: None,
                 detail: serde_json::json!({"addressHash": address_hash(address)}),

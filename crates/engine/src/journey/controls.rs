@@ -508,6 +508,10 @@ impl Engine<'_> {
                     correlation_id = %state.context.correlation_id,
                     "verification code refused: too many codes for this address or client IP"
                 );
+                self.env
+                    .mailer
+                    .code_refused(&identifier, CodeRefusal::TooManySent, &state.context)
+                    .await?;
                 return Ok(message(otp::MESSAGE_MAX_CODES, messages::MAX_CODES));
             }
             let Ok(code) = state

@@ -84,6 +84,23 @@ async fn codes_to_one_address_are_limited_across_journeys() {
     let refused = send_from_new_journey(&app, &browser, &email).await;
     assert_eq!(refused.err().as_deref(), Some(TOO_MANY_CODES));
     assert_eq!(mails_to(&app, &email), 3);
+    // Audited: three codes sent, one refused, all for the same address's hash.
+    let audit: Vec<_> = app.state.tenants[0]
+        .store
+        .audit_after(0, 100)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.kind == "code_sent")
+        .collect();
+    let outcomes: Vec<_> = audit.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["sent", "sent", "sent", "too_many_codes"]);
+    assert!(
+        audit
+            .iter()
+            .all(|r| r.detail["addressHash"] == audit[0].detail["addressHash"])
+    );
 
     // Another address is not limited by this one, and the refused journey goes on.
     let other = unique_email("other");
