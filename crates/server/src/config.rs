@@ -338,6 +338,11 @@ pub struct LockoutConfig {
     /// lock its client authentication (429 + `Retry-After`, same durations); 0 = never.
     pub client_threshold: u32,
     pub client_window_seconds: u32,
+    /// Progressive delay: from the `delay_after`th failed sign-in of an account or IP in its
+    /// window, the answer waits `delay_base_ms`, doubling per failure, up to `delay_max_ms`.
+    pub delay_after: u32,
+    pub delay_base_ms: u64,
+    pub delay_max_ms: u64,
 }
 
 impl Default for LockoutConfig {
@@ -351,6 +356,9 @@ impl Default for LockoutConfig {
             ip_window_seconds: 60,
             client_threshold: 10,
             client_window_seconds: 60,
+            delay_after: 3,
+            delay_base_ms: 250,
+            delay_max_ms: 4000,
         }
     }
 }
@@ -1026,7 +1034,7 @@ redirect_uris = ["https://jwt.ms"]
             })
             .collect::<Vec<_>>()
             .join("\n");
-        assert_eq!(section.lines().count(), 8, "{section}");
+        assert_eq!(section.lines().count(), 11, "{section}");
         let c = parse(&format!("{MINIMAL}\n[lockout]\n{section}"), &[])
             .unwrap_or_else(|e| panic!("{e}"));
         let d = LockoutConfig::default();
@@ -1049,6 +1057,14 @@ redirect_uris = ["https://jwt.ms"]
         assert_eq!(
             (c.lockout.client_threshold, c.lockout.client_window_seconds),
             (d.client_threshold, d.client_window_seconds)
+        );
+        assert_eq!(
+            (
+                c.lockout.delay_after,
+                c.lockout.delay_base_ms,
+                c.lockout.delay_max_ms
+            ),
+            (d.delay_after, d.delay_base_ms, d.delay_max_ms)
         );
         assert_eq!(c.server.trusted_proxies, Default::default());
 

@@ -166,6 +166,31 @@ pub struct StoreDirectory {
 pub struct Lockout {
     pub account: Option<ThrottleRule>,
     pub ip: Option<ThrottleRule>,
+    /// The progressive delay before a failed sign-in is answered.
+    pub delay: ProgressiveDelay,
+}
+
+/// Before the lockout, guessing gets slower: from the `after`th failure in the window, each
+/// failed sign-in is answered `base_ms` later, doubling with each further failure, up to
+/// `max_ms` (`[lockout] delay_after`, `delay_base_ms`, `delay_max_ms`). Only failures wait;
+/// the delay holds no thread, and parallel guesses are bounded by the lockout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProgressiveDelay {
+    pub after: u32,
+    pub base_ms: u64,
+    pub max_ms: u64,
+}
+
+impl ProgressiveDelay {
+    /// The delay of the `failures`th failure in the window.
+    pub fn for_failure(&self, failures: u32) -> std::time::Duration {
+        if self.base_ms == 0 || self.after == 0 || failures < self.after {
+            return std::time::Duration::ZERO;
+        }
+        let doublings = (failures - self.after).min(20);
+        let ms = self.base_ms.saturating_mul(1 << doublings).min(self.max_ms);
+        std::time::Duration::from_millis(ms)
+    }
 }
 
 impl From<&LockoutConfig> for Lockout {
@@ -181,6 +206,11 @@ impl From<&LockoutConfig> for Lockout {
         Self {
             account: rule(c.threshold, c.window_seconds),
             ip: rule(c.ip_threshold, c.ip_window_seconds),
+            delay: ProgressiveDelay {
+                after: c.delay_after,
+                base_ms: c.delay_base_ms,
+                max_ms: c.delay_max_ms,
+            },
         }
     }
 }
@@ -483,6 +513,15 @@ impl Directory for StoreDirectory {
                     .await?;
             }
         }
+        let failures = counted
+            .iter()
+            .filter_map(|(_, _, c)| c.map(|(n, _)| n))
+            .max()
+            .unwrap_or(0);
+        let delay = self.lockout.delay.for_failure(failures);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         Ok(match failure {
             Failure::NoSuchUser => PasswordCheck::NoSuchUser,
             _ => PasswordCheck::WrongPassword,
@@ -599,5 +638,26 @@ impl Directory for StoreDirectory {
             .record(event, Some(context))
             .await
             .map_err(env_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_starts_at_the_nth_failure_and_doubles_up_to_its_cap() {
+        let d = ProgressiveDelay {
+            after: 3,
+            base_ms: 250,
+            max_ms: 4000,
+        };
+        let ms = |n| d.for_failure(n).as_millis();
+        assert_eq!(
+            [ms(1), ms(2), ms(3), ms(4), ms(5), ms(6), ms(7), ms(40)],
+            [0, 0, 250, 500, 1000, 2000, 4000, 4000]
+        );
+        let off = ProgressiveDelay { base_ms: 0, ..d };
+        assert_eq!(off.for_failure(9).as_millis(), 0);
     }
 }

@@ -329,3 +329,45 @@ async fn failures_on_two_nodes_lock_the_account_on_both() {
     crate::multi_node::drop_schema(&pg, &schema).await;
     assert_eq!(locked_on, [LOCKED, LOCKED]);
 }
+
+#[tokio::test]
+async fn failed_sign_ins_are_answered_progressively_later_before_the_lockout() {
+    let app = spawn_app(&format!(
+        "{}delay_after = 2\ndelay_base_ms = 400\ndelay_max_ms = 800\n",
+        lockout(10, 0, 60)
+    ))
+    .await;
+    let browser = Browser::new(&app);
+    let start = authorize_url(&app, "B2C_1_susi", WEB_CLIENT, &[]);
+    let email = unique_email("delay");
+    sign_up(&browser, &start, &email, "dee").await;
+    // Each failure's answer waits at least: none for the first, then 400 ms, 800 ms, 800 ms.
+    for (attempt, at_least_ms) in [(1, 0), (2, 400), (3, 800), (4, 800)] {
+        let guesser = Browser::new(&app);
+        let page = guesser.get(&start).await.page();
+        let began = std::time::Instant::now();
+        let answer = guesser
+            .submit(
+                &page,
+                &[
+                    ("signInName", email.as_str()),
+                    ("password", "Wr0ng-password!"),
+                    ("action", "continue"),
+                ],
+            )
+            .await
+            .page();
+        let waited = began.elapsed();
+        assert_eq!(answer.alert().as_deref(), Some(WRONG), "attempt {attempt}");
+        assert!(
+            waited >= Duration::from_millis(at_least_ms),
+            "attempt {attempt} was answered after {waited:?}"
+        );
+    }
+    // Not locked (threshold 10): the right password signs in.
+    let step = sign_in(&Browser::new(&app), &start, &email, PASSWORD).await;
+    assert!(
+        matches!(step, Step::Callback(_)),
+        "the right password signs in"
+    );
+}
