@@ -277,7 +277,7 @@ impl Default for SessionConfig {
         Self {
             sso_lifetime_minutes: 1440,
             journey_lifetime_minutes: 60,
-            max_journeys_per_ip: 100,
+            max_journeys_per_ip: 1000,
             journeys_per_ip_window_seconds: 600,
             max_journeys: 100_000,
         }
