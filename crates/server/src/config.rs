@@ -338,7 +338,7 @@ pub struct LockoutConfig {
     /// lock its client authentication (429 + `Retry-After`, same durations); 0 = never.
     pub client_threshold: u32,
     pub client_window_seconds: u32,
-    /// Progressive delay: from the `delay_after`th failed sign-in of an account or IP in its
+    /// Progressive delay: from the `delay_after`th failed sign-in of an account in its
     /// window, the answer waits `delay_base_ms`, doubling per failure, up to `delay_max_ms`.
     pub delay_after: u32,
     pub delay_base_ms: u64,

@@ -170,8 +170,8 @@ pub struct Lockout {
     pub delay: ProgressiveDelay,
 }
 
-/// Before the lockout, guessing gets slower: from the `after`th failure in the window, each
-/// failed sign-in is answered `base_ms` later, doubling with each further failure, up to
+/// Before the lockout, guessing an account's password gets slower: from its `after`th failure
+/// in the window, each failed sign-in is answered `base_ms` later, doubling with each further failure, up to
 /// `max_ms` (`[lockout] delay_after`, `delay_base_ms`, `delay_max_ms`). Only failures wait;
 /// the delay holds no thread, and parallel guesses are bounded by the lockout.
 #[derive(Debug, Clone, Copy, Default)]
@@ -513,12 +513,13 @@ impl Directory for StoreDirectory {
                     .await?;
             }
         }
-        let failures = counted
-            .iter()
-            .filter_map(|(_, _, c)| c.map(|(n, _)| n))
-            .max()
-            .unwrap_or(0);
-        let delay = self.lockout.delay.for_failure(failures);
+        // The account's failures only: users behind one NAT share an IP, and its own limit
+        // is the lockout.
+        let [(_, _, account_count), _] = counted;
+        let delay = self
+            .lockout
+            .delay
+            .for_failure(account_count.map_or(0, |(n, _)| n));
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
