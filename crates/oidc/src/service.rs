@@ -92,7 +92,15 @@ pub const DEFAULT_CLIENT_LOCKOUT: ThrottleRule = ThrottleRule {
     max_lockout_seconds: 3600,
 };
 
+/// How long a node trusts the store's "this client is not locked" before reading it again:
+/// the right-secret path then costs no read. A lockout begun on another node reaches this one
+/// within this time, or at once with its next wrong secret (every wrong secret is written, and
+/// the write answers whether it locked).
+const CLIENT_LOCK_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 struct Inner {
+    /// Client id (lower case) → when its lock state was last read, and until when it is locked.
+    client_locks: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
     store: Store,
     keys: KeyRing,
     apps: Vec<Application>,
@@ -153,6 +161,7 @@ impl OidcService {
         .await?;
         Ok(OidcService {
             inner: Arc::new(Inner {
+                client_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
                 store,
                 keys,
                 apps: config.applications,
@@ -517,23 +526,22 @@ impl OidcService {
                 let store = &self.inner.store;
                 let now = self.now();
                 if rule.threshold > 0
-                    && let Some(until) = store
-                        .sign_in_locked_until(&[&subject], now)
-                        .await
-                        .map_err(OidcError::from)?
+                    && let Some(until) = self.client_locked_until(&subject, now).await?
                 {
                     return Err(TokenError::Throttled {
                         retry_after: (until - now).max(1),
                     });
                 }
                 if !secret::secrets_equal(expected, given) {
-                    // Only wrong secrets are counted: a right one costs one read, not a write.
+                    // Only wrong secrets are counted: a right one costs at most one read a
+                    // second, not a write.
                     if rule.threshold > 0
                         && let FailureCount::Locked { until, lockouts } = store
                             .record_sign_in_failure(&subject, rule, now)
                             .await
                             .map_err(OidcError::from)?
                     {
+                        self.remember_client_lock(&subject, until);
                         tracing::warn!(
                             client_id = %app.client_id,
                             locked_for = until - now,
@@ -562,6 +570,35 @@ impl OidcService {
             (None, None) => {}
         }
         Ok(Client { app })
+    }
+
+    /// Until when `subject`'s client authentication is locked, read from the store at most
+    /// once per [`CLIENT_LOCK_RECHECK`] on this node.
+    async fn client_locked_until(&self, subject: &str, now: i64) -> Result<Option<i64>, OidcError> {
+        let cached = self
+            .inner
+            .client_locks
+            .lock()
+            .ok()
+            .and_then(|locks| locks.get(subject).copied());
+        if let Some((read_at, until)) = cached
+            && read_at.elapsed() < CLIENT_LOCK_RECHECK
+        {
+            return Ok((until > now).then_some(until));
+        }
+        let until = self
+            .inner
+            .store
+            .sign_in_locked_until(&[subject], now)
+            .await?;
+        self.remember_client_lock(subject, until.unwrap_or(0));
+        Ok(until)
+    }
+
+    fn remember_client_lock(&self, subject: &str, until: i64) {
+        if let Ok(mut locks) = self.inner.client_locks.lock() {
+            locks.insert(subject.to_owned(), (std::time::Instant::now(), until));
+        }
     }
 
     async fn code_grant(

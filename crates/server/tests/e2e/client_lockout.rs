@@ -82,3 +82,41 @@ async fn wrong_client_secrets_lock_the_client_id_then_the_right_one_works_again(
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["id_token"].is_string(), "{body}");
 }
+
+/// Two nodes on one PostgreSQL database: wrong secrets sent to one node lock the client id on
+/// the other too. Runs when `TRUSTFRAME_TEST_POSTGRES_URL` is set.
+#[tokio::test]
+async fn wrong_secrets_on_one_node_lock_the_client_on_another() {
+    let Ok(pg) = std::env::var("TRUSTFRAME_TEST_POSTGRES_URL") else {
+        eprintln!("client lockout on two nodes: skipped (TRUSTFRAME_TEST_POSTGRES_URL is not set)");
+        return;
+    };
+    let (schema, url) = crate::multi_node::fresh_schema(&pg).await;
+    let storage =
+        |text: String| text.replace("url = \"sqlite://tf.db\"", &format!("url = {url:?}"));
+    let config = "[lockout]\nclient_threshold = 3\nclient_window_seconds = 60\nduration_seconds = 60\n\
+                  max_duration_seconds = 60\n";
+    let a = spawn_edited(config, None, |text, _| storage(text)).await;
+    let b = spawn_edited(config, None, |text, _| storage(text)).await;
+    let form = |secret: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("client_id", WEB_CLIENT.to_owned()),
+            ("client_secret", secret.to_owned()),
+            ("refresh_token", "not-a-token".to_owned()),
+        ]
+    };
+    // Node B has seen the client unlocked (a right secret, a bad grant).
+    let before = token_response(&b, &form(WEB_SECRET)).await.status();
+    for guess in 0..3 {
+        let (status, _) = token_request(&a, &form(&format!("guess-{guess}"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Within a second at most, node B refuses the right secret too.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = token_response(&b, &form(WEB_SECRET)).await.status();
+    drop((a, b));
+    crate::multi_node::drop_schema(&pg, &schema).await;
+    assert_eq!(before, StatusCode::BAD_REQUEST);
+    assert_eq!(after, StatusCode::TOO_MANY_REQUESTS);
+}
