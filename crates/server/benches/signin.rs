@@ -42,7 +42,9 @@ email_verification = false
 max_journeys_per_ip = 0
 "#
     );
-    match Config::parse(&text, &dir.join("trustframe.toml"), std::iter::empty()) {
+    // TRUSTFRAME__SECTION__KEY overrides apply, for A/B runs (e.g. the lockout off:
+    // TRUSTFRAME__LOCKOUT__THRESHOLD=0 TRUSTFRAME__LOCKOUT__IP_THRESHOLD=0).
+    match Config::parse(&text, &dir.join("trustframe.toml"), std::env::vars()) {
         Ok(c) => c,
         Err(e) => panic!("bench config: {e}"),
     }
