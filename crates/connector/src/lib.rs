@@ -25,6 +25,8 @@ mod circuit;
 mod claim_value;
 mod error;
 mod exchange;
+#[doc(hidden)]
+pub mod fuzz;
 mod json_path;
 mod keys;
 mod metrics;

@@ -37,6 +37,8 @@ mod claims;
 mod discovery;
 mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzz;
 mod guard;
 mod keys;
 mod layer;

@@ -37,7 +37,7 @@ pub(crate) struct Snapshot {
     pub(crate) validation: Validation,
     /// Tokens verified with these keys; dropped with them.
     pub(crate) cache: TokenCache,
-    expires_at: Instant,
+    pub(crate) expires_at: Instant,
 }
 
 #[derive(Default)]

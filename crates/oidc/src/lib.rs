@@ -21,6 +21,8 @@ mod clock;
 mod config;
 mod discovery;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod grant;
 mod key_encryption;
 mod keys;

@@ -116,6 +116,82 @@ struct Client<'a> {
     app: &'a Application,
 }
 
+/// What `/token` checks before anything else: repeated parameters and the grant type. Pure,
+/// like [`identify_client`], so the fuzz target reaches both without a store.
+pub(crate) fn token_preamble<'p>(p: &Params<'p>) -> Result<&'p str, TokenError> {
+    if let Some(name) = p.first_repeated(&[
+        "grant_type",
+        "client_id",
+        "client_secret",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "scope",
+    ]) {
+        return Err(TokenError::new(
+            ErrorCode::InvalidRequest,
+            format!("The parameter '{name}' is included more than once."),
+        ));
+    }
+    let grant_type = p.get("grant_type").ok_or_else(|| {
+        TokenError::new(
+            ErrorCode::InvalidRequest,
+            b2c::missing_parameter("grant_type"),
+        )
+    })?;
+    if grant_type != "authorization_code" && grant_type != "refresh_token" {
+        return Err(TokenError::new(
+            ErrorCode::UnsupportedGrantType,
+            b2c::grant_type_unsupported(grant_type),
+        ));
+    }
+    Ok(grant_type)
+}
+
+/// The registered client a `/token` request names (`client_secret_post` or
+/// `client_secret_basic`, never both) and the secret it sent, if any.
+pub(crate) fn identify_client<'a, 's>(
+    apps: &'a [Application],
+    tenant_id: &str,
+    p: &Params<'s>,
+    basic: Option<(&'s str, &'s str)>,
+) -> Result<(&'a Application, Option<&'s str>), TokenError> {
+    let form_id = p.get("client_id");
+    let form_secret = p.get("client_secret");
+    let (client_id, secret) = match basic {
+        Some((id, secret)) => {
+            if form_secret.is_some() {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidRequest,
+                    "The request uses more than one client authentication method.",
+                ));
+            }
+            if form_id.is_some_and(|f| f != id) {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidClient,
+                    "The client_id of the Authorization header and of the body differ.",
+                ));
+            }
+            (id, (!secret.is_empty()).then_some(secret))
+        }
+        None => (
+            form_id.ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, b2c::NO_CLIENT_ID))?,
+            form_secret,
+        ),
+    };
+    let app = apps
+        .iter()
+        .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+        .ok_or_else(|| {
+            TokenError::new(
+                ErrorCode::InvalidClient,
+                b2c::client_not_registered(client_id, tenant_id),
+            )
+        })?;
+    Ok((app, secret))
+}
+
 /// Tokens minted for one grant.
 struct Minted {
     access_token: Option<String>,
@@ -445,33 +521,7 @@ impl OidcService {
         journey: Option<&dyn RefreshJourney>,
     ) -> Result<TokenResponse, TokenError> {
         let p = Params::new(params);
-        if let Some(name) = p.first_repeated(&[
-            "grant_type",
-            "client_id",
-            "client_secret",
-            "code",
-            "redirect_uri",
-            "code_verifier",
-            "refresh_token",
-            "scope",
-        ]) {
-            return Err(TokenError::new(
-                ErrorCode::InvalidRequest,
-                format!("The parameter '{name}' is included more than once."),
-            ));
-        }
-        let grant_type = p.get("grant_type").ok_or_else(|| {
-            TokenError::new(
-                ErrorCode::InvalidRequest,
-                b2c::missing_parameter("grant_type"),
-            )
-        })?;
-        if grant_type != "authorization_code" && grant_type != "refresh_token" {
-            return Err(TokenError::new(
-                ErrorCode::UnsupportedGrantType,
-                b2c::grant_type_unsupported(grant_type),
-            ));
-        }
+        let grant_type = token_preamble(&p)?;
         let client = self.authenticate(&p, basic_auth).await?;
         if grant_type == "authorization_code" {
             self.code_grant(policy, &p, &client).await
@@ -489,36 +539,7 @@ impl OidcService {
         p: &Params<'_>,
         basic: Option<(&str, &str)>,
     ) -> Result<Client<'_>, TokenError> {
-        let form_id = p.get("client_id");
-        let form_secret = p.get("client_secret");
-        let (client_id, secret) = match basic {
-            Some((id, secret)) => {
-                if form_secret.is_some() {
-                    return Err(TokenError::new(
-                        ErrorCode::InvalidRequest,
-                        "The request uses more than one client authentication method.",
-                    ));
-                }
-                if form_id.is_some_and(|f| f != id) {
-                    return Err(TokenError::new(
-                        ErrorCode::InvalidClient,
-                        "The client_id of the Authorization header and of the body differ.",
-                    ));
-                }
-                (id, (!secret.is_empty()).then_some(secret))
-            }
-            None => (
-                form_id
-                    .ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, b2c::NO_CLIENT_ID))?,
-                form_secret,
-            ),
-        };
-        let app = self.application(client_id).ok_or_else(|| {
-            TokenError::new(
-                ErrorCode::InvalidClient,
-                b2c::client_not_registered(client_id, &self.inner.tenant_id),
-            )
-        })?;
+        let (app, secret) = identify_client(&self.inner.apps, &self.inner.tenant_id, p, basic)?;
         match (&app.client_secret, secret) {
             (Some(expected), Some(given)) => {
                 let subject = format!("client:{}", app.client_id.to_ascii_lowercase());

@@ -13,6 +13,8 @@ pub mod connections;
 pub mod cookies;
 pub mod directory;
 pub mod federation;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod journeys;
 pub mod key_files;
 pub mod mail;

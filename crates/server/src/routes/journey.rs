@@ -201,12 +201,12 @@ fn data_name(tenant: &Tenant, policy: &str, page: &trustframe_engine::Page) -> &
 }
 
 /// A page's form: the CSRF token, the button pressed and the fields.
-struct Form {
-    csrf: Option<String>,
-    input: Input,
+pub(crate) struct Form {
+    pub(crate) csrf: Option<String>,
+    pub(crate) input: Input,
 }
 
-fn parse_form(body: &[u8]) -> Form {
+pub(crate) fn parse_form(body: &[u8]) -> Form {
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     let mut csrf = None;
     let mut action = None;

@@ -5,7 +5,7 @@ mod answer;
 mod assets;
 mod authresp;
 mod home;
-mod journey;
+pub(crate) mod journey;
 mod mailbox;
 mod protocol;
 mod viewer;
