@@ -23,6 +23,9 @@ public_url = "http://127.0.0.1:$port"
 url = "sqlite://tf.db"
 [tenant]
 name = "contoso"
+[sessions]
+# The 1,000 sign-ups all come from 127.0.0.1.
+max_journeys_per_ip = 0
 [passwords]
 argon2_memory_kib = 256
 argon2_iterations = 1
