@@ -37,6 +37,7 @@ impl ClaimPath {
     pub(crate) fn parse(path: &str) -> Result<Self, String> {
         let trimmed = path.trim();
         if trimmed.starts_with('$') {
+            check_unicode_escapes(trimmed)?;
             return JsonPath::parse(trimmed)
                 .map(|p| Self::JsonPath(Box::new(p)))
                 .map_err(|e| e.to_string());
@@ -75,6 +76,41 @@ impl ClaimPath {
             }
         }
     }
+}
+
+/// `serde_json_path` 0.7 panics ("we do not use streaming parsers") on a `\u` escape cut short,
+/// such as `$['a\u`; found by the `connector_response` fuzz target. A `\u` needs four hex
+/// digits, and a high surrogate its low one (RFC 9535 §2.3.1.1), so such paths are refused first.
+fn check_unicode_escapes(path: &str) -> Result<(), String> {
+    let bytes = path.as_bytes();
+    let hex4 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u16::from_str_radix(h, 16).ok())
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        // The escaped character is skipped whatever it is, so `\\u` stays a backslash and a `u`.
+        if bytes.get(i + 1) != Some(&b'u') {
+            i += 2;
+            continue;
+        }
+        let unit = hex4(i + 2).ok_or("a \\u escape needs four hex digits")?;
+        i += 6;
+        if (0xD800..0xDC00).contains(&unit) {
+            if bytes.get(i..i + 2) != Some(&b"\\u"[..]) || hex4(i + 2).is_none() {
+                return Err("a high surrogate escape needs its low surrogate".to_owned());
+            }
+            i += 6;
+        }
+    }
+    Ok(())
 }
 
 fn parse_walk(path: &str) -> Result<Vec<Segment>, String> {
@@ -218,5 +254,27 @@ mod tests {
         for bad in ["", "a..b", "a.", "a[0", "a[x]", "a[0]b", "$["] {
             assert!(ClaimPath::parse(bad).is_err(), "{bad:?} should not parse");
         }
+    }
+
+    // A partner claim type is the policy author's text: a cut-short escape is an error for the
+    // author, never a panic of the server (the fuzz target's crash, then its neighbours).
+    #[test]
+    fn cut_short_unicode_escapes_are_errors_not_panics() {
+        for bad in [
+            r#"$.ta[";tn\u"#,
+            r#"$['a\u"#,
+            r#"$['a\u12"#,
+            r#"$['a\u12']"#,
+            r#"$['\uD83D']"#,
+            r#"$['\uD83D\u"#,
+            r#"$['\uD83D\u12']"#,
+        ] {
+            assert!(ClaimPath::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+        let body = json!({"a\\u": 1, "é": 2, "😀": 3});
+        let found = |path: &str| ClaimPath::parse(path).map(|p| p.find(&body));
+        assert_eq!(found(r#"$['a\\u']"#), Ok(Found::One(json!(1))));
+        assert_eq!(found(r#"$['\u00e9']"#), Ok(Found::One(json!(2))));
+        assert_eq!(found(r#"$['\uD83D\uDE00']"#), Ok(Found::One(json!(3))));
     }
 }
