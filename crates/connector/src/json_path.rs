@@ -38,6 +38,7 @@ impl ClaimPath {
         let trimmed = path.trim();
         if trimmed.starts_with('$') {
             check_unicode_escapes(trimmed)?;
+            check_nesting(trimmed)?;
             return JsonPath::parse(trimmed)
                 .map(|p| Self::JsonPath(Box::new(p)))
                 .map_err(|e| e.to_string());
@@ -108,6 +109,42 @@ fn check_unicode_escapes(path: &str) -> Result<(), String> {
                 return Err("a high surrogate escape needs its low surrogate".to_owned());
             }
             i += 6;
+        }
+    }
+    Ok(())
+}
+
+/// Brackets and parentheses nested deeper than any real output claim needs. `serde_json_path`
+/// 0.7 backtracks exponentially on nested filters left open (`$[?@.e[?@.e[?@.e…`): 300 bytes
+/// took over 10 s in the `connector_response` fuzz target, and a plan is built per call.
+const MAX_NESTING: usize = 8;
+
+fn check_nesting(path: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut escaped = false;
+    for c in path.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' | '(' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Err(format!("brackets are nested more than {MAX_NESTING} deep"));
+                    }
+                }
+                ']' | ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
         }
     }
     Ok(())
@@ -254,6 +291,17 @@ mod tests {
         for bad in ["", "a..b", "a.", "a[0", "a[x]", "a[0]b", "$["] {
             assert!(ClaimPath::parse(bad).is_err(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn deeply_nested_filters_are_refused_at_once() {
+        let open = format!("$.tags{}", "[?@.e".repeat(30));
+        let started = std::time::Instant::now();
+        assert!(ClaimPath::parse(&open).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Filters within the bound and brackets inside names still parse.
+        assert!(ClaimPath::parse("$.a[?@.b[?@.c == 1]]").is_ok());
+        assert!(ClaimPath::parse(&format!("$['{}']", "[".repeat(20))).is_ok());
     }
 
     // A partner claim type is the policy author's text: a cut-short escape is an error for the
