@@ -68,6 +68,8 @@ pub struct Tenant {
     pub sessions: SessionConfig,
     /// Page layouts and branding.
     pub ui: crate::ui::Ui,
+    /// The stored journeys, for `[sessions] max_journeys`.
+    pub live_journeys: crate::journeys::LiveJourneys,
     /// Days audit records are kept (`[audit] retention_days`); 0: forever.
     pub audit_retention_days: u32,
     pub development: bool,
@@ -283,6 +285,7 @@ impl Tenant {
             federation,
             sessions: config.sessions.clone(),
             ui,
+            live_journeys: Default::default(),
             oauth_kv,
             audit_retention_days: config.audit.retention_days,
             development: config.server.development,

@@ -356,6 +356,37 @@ pub async fn start(
     }
 }
 
+/// The journeys stored, as last counted in the store plus those this node started since. The
+/// store is counted again at most every [`LiveJourneys::RECOUNT`]: the cap guards the disk, and
+/// a `COUNT` over every stored journey on each `/authorize` would itself be the cost an
+/// anonymous caller wants to inflict.
+#[derive(Debug, Default)]
+pub struct LiveJourneys(std::sync::Mutex<Option<(std::time::Instant, u64)>>);
+
+impl LiveJourneys {
+    const RECOUNT: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// The count, this journey included.
+    async fn count(
+        &self,
+        store: &trustframe_store::Store,
+        now: i64,
+    ) -> Result<u64, trustframe_store::StoreError> {
+        if let Ok(mut cached) = self.0.lock()
+            && let Some((at, n)) = cached.as_mut()
+            && at.elapsed() < Self::RECOUNT
+        {
+            *n += 1;
+            return Ok(*n);
+        }
+        let n = store.count_live_journeys(now).await?;
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some((std::time::Instant::now(), n));
+        }
+        Ok(n)
+    }
+}
+
 /// Whether one more journey may be stored: the client IP's journeys started within the window
 /// (counted in the store, so every node agrees) and all journeys stored.
 async fn journey_room(tenant: &Tenant, client_ip: &str) -> Result<(), JourneyProblem> {
@@ -371,8 +402,8 @@ async fn journey_room(tenant: &Tenant, client_ip: &str) -> Result<(), JourneyPro
     };
     if limits.max_journeys > 0
         && tenant
-            .store
-            .count_live_journeys(now)
+            .live_journeys
+            .count(&tenant.store, now)
             .await
             .map_err(unavailable)?
             >= limits.max_journeys
