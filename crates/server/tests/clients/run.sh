@@ -55,7 +55,7 @@ argon2_iterations = 1
 [[applications]]
 name = "ci web app"
 client_id = "11112222-bbbb-3333-cccc-4444dddd5555"
-client_secret = "web-app-secret"
+client_secret = "web-app-secret-0123456789abcdef0123456789"
 redirect_uris = ["http://127.0.0.1:9/callback"]
 api_permissions = ["https://contoso.onmicrosoft.com/todo-api/tasks.read"]
 [[applications]]

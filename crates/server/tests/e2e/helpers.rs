@@ -167,6 +167,26 @@ pub async fn spawn_edited(
     }
 }
 
+/// The one-line error with which a server built from config `text` (relative paths from
+/// `dir`) refuses to start.
+pub async fn start_refused(text: &str, dir: &Path) -> String {
+    let config = Config::parse(text, &dir.join("trustframe.toml"), std::iter::empty())
+        .unwrap_or_else(|e| panic!("test config: {e}"));
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    match Server::build(ServerOptions {
+        configs: vec![config],
+        extra_routes: None,
+        home_links: Vec::new(),
+        listener: Some(listener),
+    })
+    .await
+    {
+        Ok(_) => panic!("the server started"),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// PKCE S256: (verifier, challenge).
 pub fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());

@@ -70,24 +70,7 @@ async fn a_readable_private_key_file_is_refused_at_start() {
         "development = true",
         &format!("development = true\ntls_cert = {cert:?}\ntls_key = {key:?}"),
     );
-    let config = trustframe_server::Config::parse(
-        &text,
-        &dir.path().join("trustframe.toml"),
-        std::iter::empty(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    let refused = trustframe_server::Server::build(trustframe_server::ServerOptions {
-        configs: vec![config],
-        extra_routes: None,
-        home_links: Vec::new(),
-        listener: Some(listener),
-    })
-    .await
-    .err()
-    .map(|e| e.to_string())
-    .unwrap_or_else(|| panic!("started with a world-readable TLS key"));
+    let refused = start_refused(&text, dir.path()).await;
     assert!(
         refused.starts_with("server.tls_key: ") && refused.contains(&key.display().to_string()),
         "{refused}"
@@ -132,24 +115,7 @@ async fn signing_keys_are_encrypted_at_rest_with_the_configured_key() {
             app.dir.path().join("tf.db").display()
         ),
     );
-    let config = trustframe_server::Config::parse(
-        &text,
-        &keys.path().join("trustframe.toml"),
-        std::iter::empty(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    let refused = trustframe_server::Server::build(trustframe_server::ServerOptions {
-        configs: vec![config],
-        extra_routes: None,
-        home_links: Vec::new(),
-        listener: Some(listener),
-    })
-    .await
-    .err()
-    .map(|e| e.to_string())
-    .unwrap_or_else(|| panic!("started without the key encryption key"));
+    let refused = start_refused(&text, keys.path()).await;
     assert!(
         refused.contains("encrypted in the store and no key encryption key is configured"),
         "{refused}"

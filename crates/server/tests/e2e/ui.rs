@@ -185,25 +185,7 @@ async fn a_template_file_that_cannot_be_used_stops_the_start_with_its_name() {
                 file.display().to_string()
             ),
         );
-        let config = trustframe_server::Config::parse(
-            &text,
-            &folder.path().join("trustframe.toml"),
-            std::iter::empty(),
-        )
-        .unwrap_or_else(|e| panic!("config: {e}"));
-        let error = match trustframe_server::Server::build(trustframe_server::ServerOptions {
-            configs: vec![config],
-            extra_routes: None,
-            home_links: Vec::new(),
-            listener: Some(
-                std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}")),
-            ),
-        })
-        .await
-        {
-            Ok(_) => panic!("{} was accepted", file.display()),
-            Err(e) => e.to_string(),
-        };
+        let error = start_refused(&text, folder.path()).await;
         assert!(error.contains(expected), "{error}");
         assert!(error.contains("api.signuporsignin"), "{error}");
     }
