@@ -967,13 +967,12 @@ redirect_uris = ["https://jwt.ms"]
         assert!(!d.sign_in.distinct_errors && d.passwords.blocklist);
     }
 
-    /// The reference file's commented `[verification]` keys are the defaults; a zero window is
-    /// refused.
-    #[test]
-    fn verification_limits() {
+    /// The keys of `[name]` that the reference file shows commented out (`# key = default`),
+    /// uncommented, one a line.
+    fn reference_keys(name: &str) -> String {
         let reference = include_str!("../../../docs/trustframe.toml");
-        let section: String = reference
-            .split("\n[verification]\n")
+        reference
+            .split(&format!("\n[{name}]\n"))
             .nth(1)
             .and_then(|rest| rest.split("\n[").next())
             .unwrap_or_default()
@@ -984,7 +983,14 @@ redirect_uris = ["https://jwt.ms"]
                     .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
             })
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+    }
+
+    /// The reference file's commented `[verification]` keys are the defaults; a zero window is
+    /// refused.
+    #[test]
+    fn verification_limits() {
+        let section = reference_keys("verification");
         assert_eq!(section.lines().count(), 4, "{section}");
         let c = parse(&format!("{MINIMAL}\n[verification]\n{section}"), &[])
             .unwrap_or_else(|e| panic!("{e}"));
@@ -1020,20 +1026,7 @@ redirect_uris = ["https://jwt.ms"]
     /// proxy entries name their key.
     #[test]
     fn lockout_and_trusted_proxies() {
-        let reference = include_str!("../../../docs/trustframe.toml");
-        let section: String = reference
-            .split("\n[lockout]\n")
-            .nth(1)
-            .and_then(|rest| rest.split("\n[").next())
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.strip_prefix("# "))
-            .filter(|l| {
-                l.split_once(" = ")
-                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let section = reference_keys("lockout");
         assert_eq!(section.lines().count(), 11, "{section}");
         let c = parse(&format!("{MINIMAL}\n[lockout]\n{section}"), &[])
             .unwrap_or_else(|e| panic!("{e}"));
