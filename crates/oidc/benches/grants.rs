@@ -246,6 +246,7 @@ fn benches(c: &mut Criterion) {
                 grant: "{}".repeat(200),
                 created_at: 0,
                 expires_at: i64::MAX,
+                auth_time: Some(0),
             };
             store.put_refresh_token(&record(0)).await.unwrap();
             let start = Instant::now();

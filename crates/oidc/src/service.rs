@@ -7,7 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use trustframe_store::{
-    CodeRedemption, FailureCount, RefreshTokenRecord, RefreshUse, Store, ThrottleRule,
+    CodeRedemption, FailureCount, NextRefreshToken, RefreshTokenRecord, RefreshUse, Store,
+    ThrottleRule,
 };
 
 use crate::authorize::{self, AuthorizeError, ValidatedAuthorize};
@@ -749,11 +750,23 @@ impl OidcService {
             self.check_refresh_scope(&token_hash, client, requested)
                 .await?;
         }
-        let record = match store
-            .use_refresh_token(&token_hash, now)
+        // Without a token journey the successor is known before the grant is read: it is stored
+        // in the transaction that spends the token (one statement on PostgreSQL). A journey may
+        // change the claims, so its successor is stored after it ran.
+        let successor = match journey {
+            None => Some(secret::random_token()?),
+            Some(_) => None,
+        };
+        let next = successor.as_deref().map(|token| NextRefreshToken {
+            token_hash: secret::storage_hash(token),
+            lifetime: self.inner.tokens.refresh_token_lifetime(),
+            sliding_window: self.inner.tokens.sliding_window(),
+        });
+        let rotation = store
+            .rotate_refresh_token(&token_hash, now, next)
             .await
-            .map_err(OidcError::from)?
-        {
+            .map_err(OidcError::from)?;
+        let record = match rotation.used {
             RefreshUse::Valid(record) => record,
             RefreshUse::Reused(record) => {
                 // A rotated-out token came back: it was copied. Revoke the whole family.
@@ -810,8 +823,18 @@ impl OidcService {
             }
         }
         let mut response = self.mint(&grant, &scopes, now, false, p)?;
-        self.add_refresh_token(&mut response, &grant, grant_json, now)
-            .await?;
+        match (successor, rotation.next_expires_at) {
+            (Some(token), Some(expires_at)) => {
+                response.refresh_token = Some(token);
+                response.refresh_token_expires_in = Some(expires_at - now);
+            }
+            // The window closed (refused above) or a journey ran: store the successor now.
+            (Some(_), None) => {}
+            (None, _) => {
+                self.add_refresh_token(&mut response, &grant, grant_json, now)
+                    .await?
+            }
+        }
         Ok(response)
     }
 
@@ -980,6 +1003,7 @@ impl OidcService {
                 grant: grant_json,
                 created_at: now,
                 expires_at,
+                auth_time: Some(grant.auth_time),
             })
             .await?;
         response.refresh_token = Some(token);

@@ -1,5 +1,6 @@
 //! Authorization codes, stored by hash and redeemable once.
 
+use crate::writer::{Done, Op};
 use crate::{Store, StoreError, Timestamp};
 
 /// What redeeming a code found.
@@ -25,6 +26,15 @@ impl Store {
         grant: &str,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
+        if let Some(writer) = &self.writer {
+            let op = Op::PutCode {
+                code_hash: code_hash.to_owned(),
+                grant: grant.to_owned(),
+                expires_at,
+            };
+            writer.submit(op).await?;
+            return Ok(());
+        }
         let sql = "INSERT INTO auth_codes (code_hash, grant_json, expires_at) VALUES ($1, $2, $3)";
         on_pool!(self, |pool| {
             sqlx::query(sql)
@@ -45,6 +55,18 @@ impl Store {
         code_hash: &str,
         now: Timestamp,
     ) -> Result<CodeRedemption, StoreError> {
+        if let Some(writer) = &self.writer {
+            let op = Op::RedeemCode {
+                code_hash: code_hash.to_owned(),
+                now,
+            };
+            return match writer.submit(op).await? {
+                Done::Code(redemption) => Ok(redemption),
+                _ => Err(StoreError::Corrupt(
+                    "token writer: unexpected answer".into(),
+                )),
+            };
+        }
         let spend = "UPDATE auth_codes SET used_at = $2 \
                      WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
                      RETURNING grant_json";

@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::error::BoxDynError;
@@ -14,6 +16,7 @@ use sqlx::sqlite::{
 };
 
 use crate::StoreError;
+use crate::writer::Writer;
 
 /// The database behind a [`Store`]. Cheap to clone: pools are reference counted.
 #[derive(Clone)]
@@ -26,6 +29,8 @@ pub(crate) enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// SQLite files: the connection that writes codes and refresh tokens (see `writer.rs`).
+    pub(crate) writer: Option<Arc<Writer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -55,18 +60,22 @@ impl Store {
     /// - `sqlite::memory:`: a private in-memory database (tests).
     /// - `postgres://user:pass@host/db` (or `postgresql://`).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(connect_sqlite(url).await?)
+        let (pool, file) = if url.starts_with("sqlite:") {
+            let (pool, file) = connect_sqlite(url).await?;
+            (Pool::Sqlite(pool), file)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::Postgres(connect_postgres(url).await?)
+            (Pool::Postgres(connect_postgres(url).await?), None)
         } else {
             // The URL itself may hold a password: never echo it.
             return Err(StoreError::UnsupportedUrl(
                 "expected sqlite:, postgres:// or postgresql://",
             ));
         };
-        let store = Store { pool };
+        let mut store = Store { pool, writer: None };
         store.migrate().await?;
+        if let Some(file) = file {
+            store.writer = Some(Arc::new(Writer::open(&file, SQLITE_BUSY_TIMEOUT).await?));
+        }
         tracing::debug!(backend = ?store.backend(), "store connected and migrated");
         Ok(store)
     }
@@ -99,25 +108,30 @@ impl Store {
 
     /// Closes the pool; clones of this store stop working. Tests use it before reopening.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close();
+        }
         on_pool!(self, |pool| pool.close().await)
     }
 }
 
-async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+/// The pool, and the file's path unless the database is in memory.
+async fn connect_sqlite(url: &str) -> Result<(SqlitePool, Option<PathBuf>), StoreError> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut options = SqliteConnectOptions::from_str(url)?
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
     if in_memory {
         // An in-memory database lives as long as its last connection: keep exactly one forever.
-        return Ok(SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
-            .await?);
+            .await?;
+        return Ok((pool, None));
     }
     if let Some(dir) = options.get_filename().parent()
         && !dir.as_os_str().is_empty()
@@ -128,16 +142,20 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
     options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // NORMAL is durable in WAL mode except for the last transactions on power loss.
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: each commit syncs the write-ahead log, so a power loss loses nothing that was
+        // answered (NORMAL could lose the last transactions). The token writer shares one sync
+        // among many grants.
+        .synchronous(SqliteSynchronous::Full)
         // Pages read through a memory map rather than a read() per page: every connection of
         // the pool re-reads what another one changed, and the database stays small.
         .pragma("mmap_size", "268435456");
-    Ok(SqlitePoolOptions::new()
+    let file = options.get_filename().to_path_buf();
+    let pool = SqlitePoolOptions::new()
         .max_connections(SQLITE_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
-        .await?)
+        .await?;
+    Ok((pool, Some(file)))
 }
 
 /// The database holds password hashes and signing keys: a new file is readable by its owner
@@ -190,6 +208,11 @@ const SQLITE_MIGRATIONS: &[MigrationFile] = &[
         "audit_subjects",
         include_str!("../migrations/sqlite/0005_audit_subjects.sql"),
     ),
+    (
+        6,
+        "refresh_rotation",
+        include_str!("../migrations/sqlite/0006_refresh_rotation.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
     (
@@ -211,6 +234,11 @@ const POSTGRES_MIGRATIONS: &[MigrationFile] = &[
         5,
         "audit_subjects",
         include_str!("../migrations/postgres/0005_audit_subjects.sql"),
+    ),
+    (
+        6,
+        "refresh_rotation",
+        include_str!("../migrations/postgres/0006_refresh_rotation.sql"),
     ),
 ];
 

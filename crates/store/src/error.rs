@@ -9,6 +9,12 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// From the token writer's own SQLite connection.
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// The store was closed (or its writer thread is gone).
+    #[error("the store is closed")]
+    Closed,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Stored JSON (or a stored number) could not be decoded.
@@ -27,6 +33,20 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
             _ => StoreError::Database(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(code, _)
+                if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                StoreError::Conflict
+            }
+            _ => StoreError::Sqlite(e),
         }
     }
 }

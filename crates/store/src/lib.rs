@@ -32,6 +32,7 @@ mod settings;
 mod signing_keys;
 mod throttle;
 mod users;
+mod writer;
 
 #[cfg(test)]
 mod test_support;
@@ -41,7 +42,7 @@ pub use codes::CodeRedemption;
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use journeys::{JourneyRow, JourneyVersion};
-pub use refresh_tokens::{RefreshTokenRecord, RefreshUse};
+pub use refresh_tokens::{NextRefreshToken, RefreshTokenRecord, RefreshUse, Rotation};
 pub use sessions::SsoSession;
 pub use signing_keys::SigningKeyRecord;
 pub use throttle::{FailureCount, ThrottleRule};
