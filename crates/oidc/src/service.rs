@@ -7,8 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use trustframe_store::{
-    CodeRedemption, FailureCount, NextRefreshToken, RefreshTokenRecord, RefreshUse, Store,
-    ThrottleRule,
+    CodeRedemption, FailureCount, NextRefreshToken, PendingCommit, RefreshTokenRecord, RefreshUse,
+    Store, ThrottleRule,
 };
 
 use crate::authorize::{self, AuthorizeError, ValidatedAuthorize};
@@ -634,11 +634,28 @@ impl OidcService {
         })?;
         let now = self.now();
         let store = &self.inner.store;
-        let grant = match store
-            .redeem_code(&secret::storage_hash(code), now)
+        // As for refresh tokens: the answer is prepared while the spend commits, and leaves
+        // once it is committed.
+        let (redemption, spent) = store
+            .stage_code_redemption(&secret::storage_hash(code), now)
             .await
-            .map_err(OidcError::from)?
-        {
+            .map_err(OidcError::from)?;
+        let answer = self.redeemed_code(policy, p, client, redemption, now).await;
+        spent.wait().await.map_err(OidcError::from)?;
+        answer
+    }
+
+    /// The rest of the code grant, once the code's outcome is known.
+    async fn redeemed_code(
+        &self,
+        policy: &str,
+        p: &Params<'_>,
+        client: &Client<'_>,
+        redemption: CodeRedemption,
+        now: i64,
+    ) -> Result<TokenResponse, TokenError> {
+        let store = &self.inner.store;
+        let grant = match redemption {
             CodeRedemption::Redeemed { grant } => Grant::from_json(&grant)?,
             CodeRedemption::Replayed { grant } => {
                 // RFC 6749 §4.1.2: a code used twice revokes what it produced.
@@ -711,12 +728,19 @@ impl OidcService {
         }
 
         let scopes = grant.scopes.clone();
-        let mut response = self.mint(&grant, &scopes, now, true, p)?;
-        if scopes.offline_access {
+        // The refresh token is stored first, so its commit overlaps the signatures.
+        let (refresh, stored) = if scopes.offline_access {
             let refresh = grant.for_refresh();
             let grant_json = refresh.to_json()?;
-            self.add_refresh_token(&mut response, &refresh, grant_json, now)
-                .await?;
+            self.stage_refresh_token(&refresh, grant_json, now).await?
+        } else {
+            (None, PendingCommit::done())
+        };
+        let mut response = self.mint(&grant, &scopes, now, true, p)?;
+        stored.wait().await.map_err(OidcError::from)?;
+        if let Some((token, expires_in)) = refresh {
+            response.refresh_token = Some(token);
+            response.refresh_token_expires_in = Some(expires_in);
         }
         Ok(response)
     }
@@ -762,80 +786,87 @@ impl OidcService {
             lifetime: self.inner.tokens.refresh_token_lifetime(),
             sliding_window: self.inner.tokens.sliding_window(),
         });
-        let rotation = store
-            .rotate_refresh_token(&token_hash, now, next)
+        // The outcome arrives before the spend is durable: the tokens are signed while the
+        // commit syncs, and the answer leaves only once it is committed.
+        let (rotation, commit) = store
+            .stage_refresh_rotation(&token_hash, now, next)
             .await
             .map_err(OidcError::from)?;
-        let record = match rotation.used {
-            RefreshUse::Valid(record) => record,
-            RefreshUse::Reused(record) => {
-                // A rotated-out token came back: it was copied. Revoke the whole family.
-                self.revoke_family(&record, "refresh token reused").await?;
-                return Err(invalid_grant(b2c::GRANT_REVOKED));
+        let answer = async {
+            let record = match rotation.used {
+                RefreshUse::Valid(record) => record,
+                RefreshUse::Reused(record) => {
+                    // A rotated-out token came back: it was copied. Revoke the whole family.
+                    self.revoke_family(&record, "refresh token reused").await?;
+                    return Err(invalid_grant(b2c::GRANT_REVOKED));
+                }
+                RefreshUse::Revoked | RefreshUse::NotFound => {
+                    return Err(invalid_grant(b2c::GRANT_REVOKED));
+                }
+                RefreshUse::Expired => return Err(invalid_grant(b2c::GRANT_EXPIRED_SHORT)),
+            };
+            let grant = Grant::from_json(&record.grant)?;
+            if !record.client_id.eq_ignore_ascii_case(&client.app.client_id) {
+                self.revoke_family(&record, "refresh token presented by another client")
+                    .await?;
+                return Err(invalid_grant(b2c::client_mismatch(&client.app.client_id)));
             }
-            RefreshUse::Revoked | RefreshUse::NotFound => {
-                return Err(invalid_grant(b2c::GRANT_REVOKED));
+            if !grant.policy.eq_ignore_ascii_case(policy) {
+                // The token is spent either way; keep the family consistent.
+                self.revoke_family(&record, "refresh token presented to another policy")
+                    .await?;
+                return Err(invalid_grant(b2c::wrong_endpoint(policy, &grant.policy)));
             }
-            RefreshUse::Expired => return Err(invalid_grant(b2c::GRANT_EXPIRED_SHORT)),
-        };
-        let grant = Grant::from_json(&record.grant)?;
-        if !record.client_id.eq_ignore_ascii_case(&client.app.client_id) {
-            self.revoke_family(&record, "refresh token presented by another client")
-                .await?;
-            return Err(invalid_grant(b2c::client_mismatch(&client.app.client_id)));
-        }
-        if !grant.policy.eq_ignore_ascii_case(policy) {
-            // The token is spent either way; keep the family consistent.
-            self.revoke_family(&record, "refresh token presented to another policy")
-                .await?;
-            return Err(invalid_grant(b2c::wrong_endpoint(policy, &grant.policy)));
-        }
-        let window_end = grant.auth_time + self.inner.tokens.sliding_window();
-        if now >= window_end {
-            return Err(invalid_grant(b2c::grant_expired(
-                now,
-                grant.auth_time,
-                window_end,
-            )));
-        }
-        let mut scopes = requested.unwrap_or_else(|| grant.scopes.clone());
-        // The app keeps its long-lived access: a refresh always returns the next refresh token.
-        scopes.offline_access = true;
-        // A policy with a token journey reads the user again (custom policies'
-        // `<Endpoint Id="Token">`); otherwise the claims of the initial sign-in are replayed as
-        // they are (user flows: API connectors run only at sign-in).
-        let mut grant = grant;
-        let mut grant_json = record.grant;
-        if let Some(journey) = journey {
-            let refreshed = journey
-                .claims(RefreshContext {
-                    policy: &grant.policy,
-                    object_id: &grant.object_id,
-                    client_id: &grant.client_id,
-                    issued_at: record.created_at,
-                    claims: &grant.claims,
-                })
-                .await
-                .map_err(invalid_grant)?;
-            if let Some(claims) = refreshed {
-                grant.claims = claims;
-                grant_json = grant.to_json()?;
+            let window_end = grant.auth_time + self.inner.tokens.sliding_window();
+            if now >= window_end {
+                return Err(invalid_grant(b2c::grant_expired(
+                    now,
+                    grant.auth_time,
+                    window_end,
+                )));
             }
-        }
-        let mut response = self.mint(&grant, &scopes, now, false, p)?;
-        match (successor, rotation.next_expires_at) {
-            (Some(token), Some(expires_at)) => {
-                response.refresh_token = Some(token);
-                response.refresh_token_expires_in = Some(expires_at - now);
+            let mut scopes = requested.unwrap_or_else(|| grant.scopes.clone());
+            // The app keeps its long-lived access: a refresh always returns the next refresh token.
+            scopes.offline_access = true;
+            // A policy with a token journey reads the user again (custom policies'
+            // `<Endpoint Id="Token">`); otherwise the claims of the initial sign-in are replayed as
+            // they are (user flows: API connectors run only at sign-in).
+            let mut grant = grant;
+            let mut grant_json = record.grant;
+            if let Some(journey) = journey {
+                let refreshed = journey
+                    .claims(RefreshContext {
+                        policy: &grant.policy,
+                        object_id: &grant.object_id,
+                        client_id: &grant.client_id,
+                        issued_at: record.created_at,
+                        claims: &grant.claims,
+                    })
+                    .await
+                    .map_err(invalid_grant)?;
+                if let Some(claims) = refreshed {
+                    grant.claims = claims;
+                    grant_json = grant.to_json()?;
+                }
             }
-            // The window closed (refused above) or a journey ran: store the successor now.
-            (Some(_), None) => {}
-            (None, _) => {
-                self.add_refresh_token(&mut response, &grant, grant_json, now)
-                    .await?
+            let mut response = self.mint(&grant, &scopes, now, false, p)?;
+            match (successor, rotation.next_expires_at) {
+                (Some(token), Some(expires_at)) => {
+                    response.refresh_token = Some(token);
+                    response.refresh_token_expires_in = Some(expires_at - now);
+                }
+                // The window closed (refused above) or a journey ran: store the successor now.
+                (Some(_), None) => {}
+                (None, _) => {
+                    self.add_refresh_token(&mut response, &grant, grant_json, now)
+                        .await?
+                }
             }
+            Ok(response)
         }
-        Ok(response)
+        .await;
+        commit.wait().await.map_err(OidcError::from)?;
+        answer
     }
 
     /// RFC 6749 §6: a refresh may ask for the grant's scopes or fewer, never more. Checked on
@@ -986,16 +1017,34 @@ impl OidcService {
         grant_json: String,
         now: i64,
     ) -> Result<(), OidcError> {
+        let (refresh, stored) = self.stage_refresh_token(grant, grant_json, now).await?;
+        stored.wait().await?;
+        if let Some((token, expires_in)) = refresh {
+            response.refresh_token = Some(token);
+            response.refresh_token_expires_in = Some(expires_in);
+        }
+        Ok(())
+    }
+
+    /// A new refresh token of the grant's family, and its lifetime in seconds (none once the
+    /// grant's sliding window has closed); the store's commit is the caller's to await.
+    async fn stage_refresh_token(
+        &self,
+        grant: &Grant,
+        grant_json: String,
+        now: i64,
+    ) -> Result<(Option<(String, i64)>, PendingCommit), OidcError> {
         let settings = &self.inner.tokens;
         let expires_at = (now + settings.refresh_token_lifetime())
             .min(grant.auth_time + settings.sliding_window());
         if expires_at <= now {
-            return Ok(());
+            return Ok((None, PendingCommit::done()));
         }
         let token = secret::random_token()?;
-        self.inner
+        let stored = self
+            .inner
             .store
-            .put_refresh_token(&RefreshTokenRecord {
+            .stage_refresh_token(&RefreshTokenRecord {
                 token_hash: secret::storage_hash(&token),
                 family_id: grant.family_id.clone(),
                 object_id: grant.object_id.clone(),
@@ -1006,9 +1055,7 @@ impl OidcService {
                 auth_time: Some(grant.auth_time),
             })
             .await?;
-        response.refresh_token = Some(token);
-        response.refresh_token_expires_in = Some(expires_at - now);
-        Ok(())
+        Ok((Some((token, expires_at - now)), stored))
     }
 
     /// Revokes every refresh token of a user (password reset, account disabled, admin).

@@ -1,6 +1,6 @@
 //! Authorization codes, stored by hash and redeemable once.
 
-use crate::writer::{Done, Op};
+use crate::writer::{Done, Op, PendingCommit};
 use crate::{Store, StoreError, Timestamp};
 
 /// What redeeming a code found.
@@ -55,13 +55,25 @@ impl Store {
         code_hash: &str,
         now: Timestamp,
     ) -> Result<CodeRedemption, StoreError> {
+        let (redemption, commit) = self.stage_code_redemption(code_hash, now).await?;
+        commit.wait().await?;
+        Ok(redemption)
+    }
+
+    /// [`Store::redeem_code`], returning as soon as its outcome is known; the spend is durable
+    /// once the returned commit is awaited.
+    pub async fn stage_code_redemption(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<(CodeRedemption, PendingCommit), StoreError> {
         if let Some(writer) = &self.writer {
             let op = Op::RedeemCode {
                 code_hash: code_hash.to_owned(),
                 now,
             };
-            return match writer.submit(op).await? {
-                Done::Code(redemption) => Ok(redemption),
+            return match writer.stage(op).await? {
+                (Done::Code(redemption), commit) => Ok((redemption, commit)),
                 _ => Err(StoreError::Corrupt(
                     "token writer: unexpected answer".into(),
                 )),
@@ -79,7 +91,7 @@ impl Store {
                 .await?
         });
         if let Some(grant) = spent {
-            return Ok(CodeRedemption::Redeemed { grant });
+            return Ok((CodeRedemption::Redeemed { grant }, PendingCommit::done()));
         }
         // Not spent by us: find out why. A code never becomes unused again, so this is stable.
         let row: Option<(String, Option<Timestamp>)> = on_pool!(self, |pool| {
@@ -88,11 +100,12 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(match row {
+        let redemption = match row {
             None => CodeRedemption::NotFound,
             Some((grant, Some(_))) => CodeRedemption::Replayed { grant },
             Some((_, None)) => CodeRedemption::Expired,
-        })
+        };
+        Ok((redemption, PendingCommit::done()))
     }
 }
 

@@ -47,6 +47,7 @@ pub use sessions::SsoSession;
 pub use signing_keys::SigningKeyRecord;
 pub use throttle::{FailureCount, ThrottleRule};
 pub use users::{Identity, NewUser, User};
+pub use writer::PendingCommit;
 
 /// Unix time in seconds.
 pub type Timestamp = i64;

@@ -3,7 +3,7 @@
 //! so the caller revokes the whole family (OAuth 2.0 Security BCP, refresh token rotation).
 
 use crate::db::Pool;
-use crate::writer::{Done, Op};
+use crate::writer::{Done, Op, PendingCommit};
 use crate::{Store, StoreError, Timestamp};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,9 +129,18 @@ const SPEND: &str = "UPDATE refresh_tokens SET used_at = $2 \
 impl Store {
     /// [`StoreError::Conflict`] if the hash exists.
     pub async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        self.stage_refresh_token(token).await?.wait().await
+    }
+
+    /// [`Store::put_refresh_token`], returning once the insert ran; it is durable once the
+    /// returned commit is awaited.
+    pub async fn stage_refresh_token(
+        &self,
+        token: &RefreshTokenRecord,
+    ) -> Result<PendingCommit, StoreError> {
         if let Some(writer) = &self.writer {
-            writer.submit(Op::PutRefresh(token.clone())).await?;
-            return Ok(());
+            let (_, commit) = writer.stage(Op::PutRefresh(token.clone())).await?;
+            return Ok(commit);
         }
         let sql = format!(
             "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -149,7 +158,7 @@ impl Store {
                 .execute(pool)
                 .await?;
         });
-        Ok(())
+        Ok(PendingCommit::done())
     }
 
     /// The token's record, spent or not, without spending it: a refresh request is checked
@@ -188,14 +197,27 @@ impl Store {
         now: Timestamp,
         next: Option<NextRefreshToken>,
     ) -> Result<Rotation, StoreError> {
+        let (rotation, commit) = self.stage_refresh_rotation(token_hash, now, next).await?;
+        commit.wait().await?;
+        Ok(rotation)
+    }
+
+    /// [`Store::rotate_refresh_token`], returning as soon as its outcome is known: the token
+    /// endpoint signs its tokens while the commit syncs, and answers once it is awaited.
+    pub async fn stage_refresh_rotation(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        next: Option<NextRefreshToken>,
+    ) -> Result<(Rotation, PendingCommit), StoreError> {
         if let Some(writer) = &self.writer {
             let op = Op::Rotate {
                 token_hash: token_hash.to_owned(),
                 now,
                 next,
             };
-            return match writer.submit(op).await? {
-                Done::Rotation(rotation) => Ok(rotation),
+            return match writer.stage(op).await? {
+                (Done::Rotation(rotation), commit) => Ok((rotation, commit)),
                 _ => Err(StoreError::Corrupt(
                     "token writer: unexpected answer".into(),
                 )),
@@ -262,10 +284,11 @@ impl Store {
             }
         };
         if let Some((spent, next_expires_at)) = spent {
-            return Ok(Rotation {
+            let rotation = Rotation {
                 used: RefreshUse::Valid(spent),
                 next_expires_at,
-            });
+            };
+            return Ok((rotation, PendingCommit::done()));
         }
         let look = format!(
             "SELECT {COLUMNS}, used_at IS NOT NULL AS used, \
@@ -300,10 +323,11 @@ impl Store {
                 )
             },
         );
-        Ok(Rotation {
+        let rotation = Rotation {
             used: RefreshUse::classify(found),
             next_expires_at: None,
-        })
+        };
+        Ok((rotation, PendingCommit::done()))
     }
 
     /// Revokes every token of the family; returns how many were not revoked yet.

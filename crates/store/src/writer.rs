@@ -7,13 +7,23 @@
 //! written, and each statement hops to a pool thread and back.
 //!
 //! How: callers queue their operations; the thread takes everything queued, runs it in one
-//! `BEGIN IMMEDIATE` transaction (each operation inside a savepoint, so one failure undoes only
-//! its own statements), commits, and only then answers each caller. With `synchronous = FULL`
-//! the commit syncs the write-ahead log, so a power loss loses nothing that was answered; many
-//! grants share one sync (group commit). Statements are prepared once and kept.
+//! `BEGIN IMMEDIATE` transaction, and commits (should one operation fail, the batch is undone and
+//! each operation runs in a transaction of its own, so the failure stays its own). Each caller hears twice: what its operation found, as soon
+//! as it ran, and that it is durable. Callers answer their client only once it is durable, but
+//! may prepare the answer (sign tokens) meanwhile.
+//!
+//! Durability (group commit): the writer's connection commits with `synchronous = NORMAL`, which
+//! writes the transaction to the write-ahead log without waiting for the disk. A second thread,
+//! the syncer, then calls `fdatasync` on the log file and only after it returns tells the batch's
+//! callers that their writes are durable. While it syncs, the writer goes on with the next
+//! batches, and one sync covers every batch committed before it began. A power loss therefore
+//! loses nothing that was answered. (SQLite itself syncs the log before a checkpoint copies it
+//! into the database, and the database after, in this mode too.) Statements are prepared once
+//! and kept.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc as std_mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -54,7 +64,29 @@ pub(crate) enum Done {
 
 struct Job {
     op: Op,
-    reply: oneshot::Sender<Result<Done, StoreError>>,
+    /// Taken once the operation ran.
+    ran: Option<oneshot::Sender<Result<Done, StoreError>>>,
+    committed: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The commit of a write whose outcome is already known. Answer the client only after
+/// [`PendingCommit::wait`] returned `Ok`: until then the write may still be lost.
+#[must_use = "a write is durable only once its commit is awaited"]
+#[derive(Debug)]
+pub struct PendingCommit(Option<oneshot::Receiver<Result<(), StoreError>>>);
+
+impl PendingCommit {
+    /// Already committed (autocommit statements: PostgreSQL, in-memory SQLite).
+    pub fn done() -> PendingCommit {
+        PendingCommit(None)
+    }
+
+    pub async fn wait(self) -> Result<(), StoreError> {
+        match self.0 {
+            None => Ok(()),
+            Some(committed) => committed.await.map_err(|_| StoreError::Closed)?,
+        }
+    }
 }
 
 /// The queue into the writer thread. Dropping the last clone of the store ends the thread.
@@ -68,12 +100,20 @@ impl Writer {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let (opened, open_result) = oneshot::channel();
         let path = path.to_path_buf();
+        // The log exists: the pool opened the database in WAL mode and migrated it.
+        let mut wal_path = path.clone().into_os_string();
+        wal_path.push("-wal");
+        let wal = File::open(&wal_path)?;
+        let (to_sync, syncs) = std_mpsc::channel();
+        std::thread::Builder::new()
+            .name("trustframe-sync".into())
+            .spawn(move || sync(wal, syncs))?;
         std::thread::Builder::new()
             .name("trustframe-writer".into())
             .spawn(move || match connect(&path, busy_timeout) {
                 Ok(conn) => {
                     let _ = opened.send(Ok(()));
-                    run(conn, jobs);
+                    run(conn, jobs, to_sync);
                 }
                 Err(e) => {
                     let _ = opened.send(Err(e));
@@ -85,7 +125,8 @@ impl Writer {
         })
     }
 
-    pub(crate) async fn submit(&self, op: Op) -> Result<Done, StoreError> {
+    /// Runs `op`; returns its outcome as soon as it ran, and its pending commit.
+    pub(crate) async fn stage(&self, op: Op) -> Result<(Done, PendingCommit), StoreError> {
         let queue = self
             .queue
             .lock()
@@ -93,12 +134,25 @@ impl Writer {
             .as_ref()
             .ok_or(StoreError::Closed)?
             .clone();
-        let (reply, answer) = oneshot::channel();
+        let (ran, outcome) = oneshot::channel();
+        let (committed, commit) = oneshot::channel();
         queue
-            .send(Job { op, reply })
+            .send(Job {
+                op,
+                ran: Some(ran),
+                committed,
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let done = outcome.await.map_err(|_| StoreError::Closed)??;
+        Ok((done, PendingCommit(Some(commit))))
+    }
+
+    /// Runs `op` and waits for its commit.
+    pub(crate) async fn submit(&self, op: Op) -> Result<Done, StoreError> {
+        let (done, commit) = self.stage(op).await?;
+        commit.wait().await?;
+        Ok(done)
     }
 
     /// Stops taking operations; the thread finishes what is queued and closes its connection.
@@ -112,8 +166,8 @@ impl Writer {
 fn connect(path: &PathBuf, busy_timeout: Duration) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
-    // FULL: the commit syncs the WAL, so an answered grant survives a power loss.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    // NORMAL: the commit does not wait for the disk; the syncer thread does (module docs).
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // The writer's cache stays warm: only other connections' writes invalidate it.
     conn.pragma_update(None, "cache_size", -16384)?;
@@ -121,9 +175,11 @@ fn connect(path: &PathBuf, busy_timeout: Duration) -> Result<Connection, StoreEr
     Ok(conn)
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+/// Callers waiting for the log to reach the disk.
+type Committed = Vec<oneshot::Sender<Result<(), StoreError>>>;
+
+fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, to_sync: std_mpsc::Sender<Committed>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut results = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = jobs.blocking_recv() {
         batch.push(job);
         while batch.len() < MAX_BATCH {
@@ -132,44 +188,99 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match commit(&conn, &batch, &mut results) {
+        let committed = commit(&conn, &mut batch).map_err(|e| {
+            // Nothing of the batch was committed: every caller hears so.
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, operations = batch.len(), "token writer: commit failed");
+            e
+        });
+        match committed {
             Ok(()) => {
-                for (job, result) in batch.drain(..).zip(results.drain(..)) {
-                    let _ = job.reply.send(result);
+                let waiting: Committed = batch.drain(..).map(|job| job.committed).collect();
+                if let Err(std_mpsc::SendError(waiting)) = to_sync.send(waiting) {
+                    for committed in waiting {
+                        let _ = committed.send(Err(StoreError::Closed));
+                    }
                 }
             }
             Err(e) => {
-                // Nothing of the batch was committed: every caller hears so.
-                let _ = conn.execute_batch("ROLLBACK");
-                tracing::error!(error = %e, operations = batch.len(), "token writer: commit failed");
-                results.clear();
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::Sqlite(clone_error(&e))));
+                for mut job in batch.drain(..) {
+                    if let Some(ran) = job.ran.take() {
+                        // The transaction failed before this operation ran.
+                        let _ = ran.send(Err(StoreError::Sqlite(clone_error(&e))));
+                    }
+                    let _ = job.committed.send(Err(StoreError::Sqlite(clone_error(&e))));
                 }
             }
         }
     }
 }
 
-/// One transaction for the batch; each operation's outcome lands in `results`, in order.
-fn commit(
-    conn: &Connection,
-    batch: &[Job],
-    results: &mut Vec<Result<Done, StoreError>>,
-) -> rusqlite::Result<()> {
+/// The syncer: one `fdatasync` of the log for everything committed before it began.
+fn sync(wal: File, syncs: std_mpsc::Receiver<Committed>) {
+    while let Ok(mut waiting) = syncs.recv() {
+        while let Ok(more) = syncs.try_recv() {
+            waiting.extend(more);
+        }
+        let synced = wal.sync_data();
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, "token writer: syncing the write-ahead log failed");
+        }
+        for committed in waiting {
+            let result = match &synced {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Io(std::io::Error::new(e.kind(), e.to_string()))),
+            };
+            let _ = committed.send(result);
+        }
+    }
+}
+
+/// One transaction for the batch. Each caller hears its operation's outcome once the batch's
+/// statements ran, before the commit (the `ran` channels are consumed); the commit's outcome is
+/// left to the caller of this.
+fn commit(conn: &Connection, batch: &mut [Job]) -> rusqlite::Result<()> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    for job in batch {
-        conn.prepare_cached("SAVEPOINT op")?.execute([])?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch.iter() {
         match apply(conn, &job.op) {
-            Ok(done) => results.push(Ok(done)),
-            Err(e) => {
-                conn.prepare_cached("ROLLBACK TO op")?.execute([])?;
-                results.push(Err(e.into()));
+            Ok(done) => outcomes.push(done),
+            Err(_) => {
+                // Rare (a duplicate hash): undo the batch and run each operation on its own,
+                // so the others are not refused with it. The operations only read what they
+                // write, so each finds what it found in the batch.
+                conn.prepare_cached("ROLLBACK")?.execute([])?;
+                return one_by_one(conn, batch);
             }
         }
-        conn.prepare_cached("RELEASE op")?.execute([])?;
+    }
+    for (job, done) in batch.iter_mut().zip(outcomes) {
+        if let Some(ran) = job.ran.take() {
+            let _ = ran.send(Ok(done));
+        }
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok(())
+}
+
+/// A transaction per operation: the failing one is refused alone.
+fn one_by_one(conn: &Connection, batch: &mut [Job]) -> rusqlite::Result<()> {
+    for job in batch.iter_mut() {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let outcome = match apply(conn, &job.op) {
+            Ok(done) => {
+                conn.prepare_cached("COMMIT")?.execute([])?;
+                Ok(done)
+            }
+            Err(e) => {
+                conn.prepare_cached("ROLLBACK")?.execute([])?;
+                Err(e.into())
+            }
+        };
+        if let Some(ran) = job.ran.take() {
+            let _ = ran.send(outcome);
+        }
+    }
     Ok(())
 }
 
