@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::{
-    CLIENT, PASSWORD, REDIRECT, SECRET, client, code_of, cpu_time, find, post_follow, redeem,
-    sign_in_keep, sign_up, start, thread_cpu,
+    CLIENT, PASSWORD, SECRET, client, code_of, cpu_time, find, post_follow, redeem, sign_in_keep,
+    sign_up, start, thread_cpu,
 };
 
 const USERS: usize = 8;

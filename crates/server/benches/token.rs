@@ -1,7 +1,8 @@
 //! The token endpoint under load: refresh grants with rotating refresh tokens over HTTP, as
 //! `../shared/bench/token-endpoint/run.sh` measures against node oidc-provider, without node.
 //! `C` connections share a pool of `C + 2` refresh-token chains: each request takes a token,
-//! posts the grant and puts the returned successor back.
+//! posts the grant and puts the returned successor back. Each grant signs an ID token and an
+//! access token (the app asks for an access token to itself).
 //!
 //!     cargo bench -p trustframe-server --bench token                     # 16 and 2 connections
 //!     TOKEN_CONNECTIONS=16 TOKEN_SECONDS=10 cargo bench -p trustframe-server --bench token
@@ -16,7 +17,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{CLIENT, SECRET, code_of, cpu_time, redeem, sign_in_keep, sign_up, start};
+use support::{CLIENT, SECRET, code_of, cpu_time, redeem, sign_in_keep, sign_up, start_scoped};
 
 fn main() {
     support::with_server(run);
@@ -45,9 +46,12 @@ async fn run(base: String) {
         // Fresh chains for each row: C + 2 tokens, so no connection waits for a token.
         let mut pool = VecDeque::new();
         for _ in 0..c + 2 {
-            let callback = start(&browser, &base)
-                .await
-                .unwrap_or_else(|_| panic!("SSO expected"));
+            // The app asks for an access token to itself too: two signatures per grant, as in
+            // the shared side-by-side benchmark.
+            let callback =
+                start_scoped(&browser, &base, &format!("openid offline_access {CLIENT}"))
+                    .await
+                    .unwrap_or_else(|_| panic!("SSO expected"));
             let tokens = redeem(&browser, &base, &code_of(&callback)).await;
             let token = tokens["refresh_token"]
                 .as_str()

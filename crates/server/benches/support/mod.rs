@@ -75,9 +75,19 @@ pub async fn location(r: reqwest::Response) -> String {
 
 /// GET authorize and follow our own redirects; returns the app's callback URL or the page body.
 pub async fn start(http: &reqwest::Client, base: &str) -> Result<String, (String, String)> {
+    start_scoped(http, base, "openid offline_access").await
+}
+
+/// [`start`] asking for `scope`.
+pub async fn start_scoped(
+    http: &reqwest::Client,
+    base: &str,
+    scope: &str,
+) -> Result<String, (String, String)> {
     let url = format!(
-        "{base}/contoso/B2C_1_susi/oauth2/v2.0/authorize?client_id={CLIENT}&redirect_uri={}&response_type=code&scope=openid%20offline_access",
-        urlencode(REDIRECT)
+        "{base}/contoso/B2C_1_susi/oauth2/v2.0/authorize?client_id={CLIENT}&redirect_uri={}&response_type=code&scope={}",
+        urlencode(REDIRECT),
+        urlencode(scope)
     );
     let mut next = url;
     loop {
