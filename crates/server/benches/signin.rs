@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::{
-    CLIENT, PASSWORD, SECRET, client, code_of, cpu_time, find, post_follow, redeem, sign_in_keep,
-    sign_up, start, thread_cpu,
+    PASSWORD, client, code_of, cpu_time, redeem, refresh, sign_in_form, sign_in_keep, sign_up,
+    start, thread_cpu,
 };
 
 const USERS: usize = 8;
@@ -21,22 +21,9 @@ const SIGN_INS: usize = 120;
 /// One complete sign-in: authorize, the form POST (argon2 verify), the code, the tokens.
 async fn sign_in(base: &str, email: &str) {
     let http = client();
-    let Err((_, body)) = start(&http, base).await else {
-        panic!("unexpected SSO")
-    };
-    let csrf = find(&body, "name=\"csrf\" value=\"").unwrap_or_default();
-    let action = find(&body, "<form method=\"post\" action=\"").unwrap_or_default();
-    let callback = post_follow(
-        &http,
-        base,
-        &action,
-        &[
-            ("csrf", &csrf),
-            ("signInName", email),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
+    let callback = sign_in_form(&http, base, email)
+        .await
+        .unwrap_or_else(|| panic!("unexpected SSO"));
     let tokens = redeem(&http, base, &code_of(&callback)).await;
     assert!(tokens["id_token"].is_string(), "sign-in failed: {tokens}");
 }
@@ -197,20 +184,7 @@ async fn run(base: String) {
             let app_client = app_client.clone();
             async move {
                 let mut rt = chain.lock().await;
-                let t: serde_json::Value = app_client
-                    .post(format!("{base}/contoso/B2C_1_susi/oauth2/v2.0/token"))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("client_id", CLIENT),
-                        ("client_secret", SECRET),
-                        ("refresh_token", rt.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .json()
-                    .await
-                    .unwrap_or_default();
+                let t = refresh(&app_client, &base, &rt).await;
                 *rt = t["refresh_token"]
                     .as_str()
                     .unwrap_or_else(|| panic!("refresh failed: {t}"))

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{CLIENT, SECRET, code_of, cpu_time, redeem, sign_in_keep, sign_up, start_scoped};
+use support::{CLIENT, code_of, cpu_time, redeem, sign_in_keep, sign_up, start_scoped};
 
 fn main() {
     support::with_server(run);
@@ -90,11 +90,10 @@ async fn grants(
     length: Duration,
     pool: Arc<Mutex<VecDeque<String>>>,
 ) -> Vec<Duration> {
-    let url = format!("{base}/contoso/B2C_1_susi/oauth2/v2.0/token");
     let end = Instant::now() + length;
     let mut tasks = Vec::new();
     for _ in 0..c {
-        let (url, pool) = (url.clone(), pool.clone());
+        let (base, pool) = (base.to_owned(), pool.clone());
         tasks.push(tokio::spawn(async move {
             // One kept-alive connection per task, as wrk holds one per connection.
             let http = reqwest::Client::builder()
@@ -108,20 +107,7 @@ async fn grants(
                     continue;
                 };
                 let t = Instant::now();
-                let body: serde_json::Value = http
-                    .post(&url)
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("client_id", CLIENT),
-                        ("client_secret", SECRET),
-                        ("refresh_token", token.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .json()
-                    .await
-                    .unwrap_or_default();
+                let body = support::refresh(&http, &base, &token).await;
                 latencies.push(t.elapsed());
                 let next = body["refresh_token"]
                     .as_str()

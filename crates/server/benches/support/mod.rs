@@ -282,25 +282,44 @@ where
     drop(dir);
 }
 
-/// Signs in once with this client, so its cookie carries SSO to the next authorize.
-pub async fn sign_in_keep(http: &reqwest::Client, base: &str, email: &str) {
+/// Starts a sign-in and posts the sign-in form; the app's callback URL (empty if the journey
+/// ended elsewhere). `None` when SSO answered without a page.
+pub async fn sign_in_form(http: &reqwest::Client, base: &str, email: &str) -> Option<String> {
     let Err((_, body)) = start(http, base).await else {
-        return;
+        return None;
     };
     let csrf = find(&body, "name=\"csrf\" value=\"").unwrap_or_default();
     let action = find(&body, "<form method=\"post\" action=\"").unwrap_or_default();
-    let cb = post_follow(
-        http,
-        base,
-        &action,
-        &[
-            ("csrf", &csrf),
-            ("signInName", email),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
-    assert!(cb.starts_with(REDIRECT));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("signInName", email),
+        ("password", PASSWORD),
+    ];
+    Some(post_follow(http, base, &action, &form).await)
+}
+
+/// Signs in once with this client, so its cookie carries SSO to the next authorize.
+pub async fn sign_in_keep(http: &reqwest::Client, base: &str, email: &str) {
+    if let Some(callback) = sign_in_form(http, base, email).await {
+        assert!(callback.starts_with(REDIRECT));
+    }
+}
+
+/// A refresh grant; the token endpoint's JSON answer.
+pub async fn refresh(http: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
+    http.post(format!("{base}/contoso/B2C_1_susi/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("refresh_token", token),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default()
 }
 
 /// CPU time of the calling thread (so other processes on the machine do not count).
