@@ -7,6 +7,9 @@
 use std::sync::Arc;
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
 
 use crate::audit::{AuditLog, Event};
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
@@ -32,6 +35,26 @@ pub struct PasswordHasherPool {
     /// zeroing and faulting in that much memory per sign-in costs a few milliseconds of CPU.
     /// At most one buffer per permit is ever in use.
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// CPU seconds spent in argon2 (hashes and verifications), for `/metrics`: how much of the
+    /// machine passwords take, and what a sign-in costs besides.
+    pub cpu_seconds: Counter<f64, AtomicU64>,
+}
+
+/// The CPU time the calling thread has used so far.
+fn thread_cpu() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    std::time::Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Runs `f`, adding the CPU time it took to `counter`.
+fn timed<T>(counter: &Counter<f64, AtomicU64>, f: impl FnOnce() -> T) -> T {
+    let start = thread_cpu();
+    let out = f();
+    counter.inc_by(thread_cpu().saturating_sub(start).as_secs_f64());
+    out
 }
 
 /// Checks `password` against a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a
@@ -100,6 +123,7 @@ impl PasswordHasherPool {
             permits: Arc::new(Semaphore::new(permits)),
             dummy_hash: Arc::new(String::new()),
             buffers: Arc::new(Mutex::new(Vec::new())),
+            cpu_seconds: Counter::default(),
         };
         let dummy = pool
             .hash("trustframe-dummy-password".into())
@@ -117,12 +141,15 @@ impl PasswordHasherPool {
         let _permit = self.permits.acquire().await.map_err(EnvError::new)?;
         let params = self.params.clone();
         let span = tracing::Span::current();
+        let cpu = self.cpu_seconds.clone();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            Self::argon2(params)
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
+            timed(&cpu, || {
+                Self::argon2(params)
+                    .hash_password(password.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+            })
         })
         .await
         .map_err(EnvError::new)?
@@ -136,9 +163,12 @@ impl PasswordHasherPool {
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
         let span = tracing::Span::current();
         let buffers = self.buffers.clone();
+        let cpu = self.cpu_seconds.clone();
         let ok = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            verify_with_memory(password.as_bytes(), &hash, &buffers)
+            timed(&cpu, || {
+                verify_with_memory(password.as_bytes(), &hash, &buffers)
+            })
         })
         .await
         .map_err(EnvError::new)?;

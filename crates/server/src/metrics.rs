@@ -42,6 +42,11 @@ impl Metrics {
         );
         for t in tenants {
             let sub = registry.sub_registry_with_label(("tenant".into(), t.name.clone().into()));
+            sub.register(
+                "trustframe_password_hashing_cpu_seconds",
+                "CPU time spent in argon2id, hashing and verifying passwords",
+                t.directory.hasher.cpu_seconds.clone(),
+            );
             t.rest.connector.register_metrics(sub);
         }
         Self {
