@@ -22,8 +22,8 @@
 //! and kept.
 
 use std::fs::File;
-use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc as std_mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -92,17 +92,13 @@ impl PendingCommit {
 /// The queue into the writer thread. Dropping the last clone of the store ends the thread.
 pub(crate) struct Writer {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
-    /// The connection, shared with the writer thread: a caller that finds it free runs its
-    /// operation itself instead of waking the thread and waiting to be woken.
-    conn: Arc<Mutex<Connection>>,
-    to_sync: std_mpsc::Sender<Committed>,
-    busy_timeout: Duration,
 }
 
 impl Writer {
     /// Opens the writer's connection on its thread; fails as opening the database would.
     pub(crate) async fn open(path: &Path, busy_timeout: Duration) -> Result<Writer, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE);
+        let (opened, open_result) = oneshot::channel();
         let path = path.to_path_buf();
         // The log exists: the pool opened the database in WAL mode and migrated it.
         let mut wal_path = path.clone().into_os_string();
@@ -112,17 +108,20 @@ impl Writer {
         std::thread::Builder::new()
             .name("trustframe-sync".into())
             .spawn(move || sync(wal, syncs))?;
-        let conn = Arc::new(Mutex::new(connect(&path, busy_timeout)?));
-        let shared = conn.clone();
-        let thread_sync = to_sync.clone();
         std::thread::Builder::new()
             .name("trustframe-writer".into())
-            .spawn(move || run(&shared, jobs, thread_sync))?;
+            .spawn(move || match connect(&path, busy_timeout) {
+                Ok(conn) => {
+                    let _ = opened.send(Ok(()));
+                    run(conn, jobs, to_sync);
+                }
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                }
+            })?;
+        open_result.await.map_err(|_| StoreError::Closed)??;
         Ok(Writer {
             queue: Mutex::new(Some(queue)),
-            conn,
-            to_sync,
-            busy_timeout,
         })
     }
 
@@ -137,52 +136,16 @@ impl Writer {
             .clone();
         let (ran, outcome) = oneshot::channel();
         let (committed, commit) = oneshot::channel();
-        let job = Job {
-            op,
-            ran: Some(ran),
-            committed,
-        };
-        // The connection is free: run the operation here (tens of microseconds), unless
-        // another connection holds the write lock, which the thread waits out instead.
-        let job = match self.conn.try_lock() {
-            Ok(conn) => match self.inline(&conn, job) {
-                Ok(()) => None,
-                Err(job) => Some(job),
-            },
-            Err(_) => Some(job),
-        };
-        if let Some(job) = job {
-            queue.send(job).await.map_err(|_| StoreError::Closed)?;
-        }
+        queue
+            .send(Job {
+                op,
+                ran: Some(ran),
+                committed,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let done = outcome.await.map_err(|_| StoreError::Closed)??;
         Ok((done, PendingCommit(Some(commit))))
-    }
-
-    /// Runs `job` as a batch of one on the caller's thread. Gives it back untouched when the
-    /// database is busy (a pool connection is writing): waiting for it is the thread's job.
-    fn inline(&self, conn: &Connection, job: Job) -> Result<(), Job> {
-        if conn.busy_timeout(Duration::ZERO).is_err() {
-            return Err(job);
-        }
-        let busy = match conn
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-        {
-            Ok(_) => false,
-            Err(_) => true,
-        };
-        let _ = conn.busy_timeout(self.busy_timeout);
-        if busy {
-            return Err(job);
-        }
-        let mut batch = vec![job];
-        let committed = in_transaction(conn, &mut batch).map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!(error = %e, "token writer: commit failed");
-            e
-        });
-        finish(committed, &mut batch, &self.to_sync);
-        Ok(())
     }
 
     /// Runs `op` and waits for its commit.
@@ -200,7 +163,7 @@ impl Writer {
     }
 }
 
-fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+fn connect(path: &PathBuf, busy_timeout: Duration) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     // NORMAL: the commit does not wait for the disk; the syncer thread does (module docs).
@@ -215,11 +178,7 @@ fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError
 /// Callers waiting for the log to reach the disk.
 type Committed = Vec<oneshot::Sender<Result<(), StoreError>>>;
 
-fn run(
-    conn: &Mutex<Connection>,
-    mut jobs: mpsc::Receiver<Job>,
-    to_sync: std_mpsc::Sender<Committed>,
-) {
+fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, to_sync: std_mpsc::Sender<Committed>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = jobs.blocking_recv() {
         batch.push(job);
@@ -229,52 +188,32 @@ fn run(
                 Err(_) => break,
             }
         }
-        let Ok(conn) = conn.lock() else {
-            for job in batch.drain(..) {
-                fail(job, &rusqlite::Error::InvalidQuery);
-            }
-            continue;
-        };
         let committed = commit(&conn, &mut batch).map_err(|e| {
             // Nothing of the batch was committed: every caller hears so.
             let _ = conn.execute_batch("ROLLBACK");
             tracing::error!(error = %e, operations = batch.len(), "token writer: commit failed");
             e
         });
-        drop(conn);
-        finish(committed, &mut batch, &to_sync);
-    }
-}
-
-/// Hands a committed batch to the syncer, or tells its callers that it failed.
-fn finish(
-    committed: rusqlite::Result<()>,
-    batch: &mut Vec<Job>,
-    to_sync: &std_mpsc::Sender<Committed>,
-) {
-    match committed {
-        Ok(()) => {
-            let waiting: Committed = batch.drain(..).map(|job| job.committed).collect();
-            if let Err(std_mpsc::SendError(waiting)) = to_sync.send(waiting) {
-                for committed in waiting {
-                    let _ = committed.send(Err(StoreError::Closed));
+        match committed {
+            Ok(()) => {
+                let waiting: Committed = batch.drain(..).map(|job| job.committed).collect();
+                if let Err(std_mpsc::SendError(waiting)) = to_sync.send(waiting) {
+                    for committed in waiting {
+                        let _ = committed.send(Err(StoreError::Closed));
+                    }
+                }
+            }
+            Err(e) => {
+                for mut job in batch.drain(..) {
+                    if let Some(ran) = job.ran.take() {
+                        // The transaction failed before this operation ran.
+                        let _ = ran.send(Err(StoreError::Sqlite(clone_error(&e))));
+                    }
+                    let _ = job.committed.send(Err(StoreError::Sqlite(clone_error(&e))));
                 }
             }
         }
-        Err(e) => {
-            for job in batch.drain(..) {
-                fail(job, &e);
-            }
-        }
     }
-}
-
-fn fail(mut job: Job, e: &rusqlite::Error) {
-    if let Some(ran) = job.ran.take() {
-        // The transaction failed before this operation ran.
-        let _ = ran.send(Err(StoreError::Sqlite(clone_error(e))));
-    }
-    let _ = job.committed.send(Err(StoreError::Sqlite(clone_error(e))));
 }
 
 /// The syncer: one `fdatasync` of the log for everything committed before it began.
@@ -302,11 +241,6 @@ fn sync(wal: File, syncs: std_mpsc::Receiver<Committed>) {
 /// left to the caller of this.
 fn commit(conn: &Connection, batch: &mut [Job]) -> rusqlite::Result<()> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    in_transaction(conn, batch)
-}
-
-/// [`commit`] once `BEGIN IMMEDIATE` succeeded.
-fn in_transaction(conn: &Connection, batch: &mut [Job]) -> rusqlite::Result<()> {
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch.iter() {
         match apply(conn, &job.op) {
